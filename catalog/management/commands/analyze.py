@@ -1,0 +1,45 @@
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from catalog.services.analyze import AnalyzeError, catalog_analyze, catalog_get_or_create
+from jobs.progress import TerminalReporter
+
+
+class Command(BaseCommand):
+    help = "Scan source folders into a catalog: metadata, capture dates, hashes and thumbnails."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("catalog_path", help="folder that identifies the catalog and holds its thumbnails")
+        parser.add_argument(
+            "-s", "--source", dest="sources", action="append", required=True, metavar="DIR", help="photo folder"
+        )
+        parser.add_argument("--no-duplicates", action="store_true", help="skip duplicate detection")
+        parser.add_argument("--threshold", type=int, default=None, help="near-duplicate similarity threshold")
+        parser.add_argument("--no-thumbnails", action="store_true", help="do not write thumbnails")
+        parser.add_argument("--workers", type=int, default=None, help="processes to use (default: one per core)")
+        parser.add_argument("--enqueue", action="store_true", help="submit a background job and print its id")
+
+    def handle(self, *args, **options) -> None:
+        if options["enqueue"]:
+            raise CommandError("--enqueue needs the background job system, which this version does not have yet")
+        if options["threshold"] is not None and options["threshold"] < 0:
+            raise CommandError("--threshold must be zero or more")
+        reporter = TerminalReporter(self.stderr._out)
+        try:
+            catalog = catalog_get_or_create(path=options["catalog_path"])
+            summary = catalog_analyze(
+                catalog=catalog,
+                sources=options["sources"],
+                reporter=reporter,
+                workers=options["workers"],
+                thumbnails=not options["no_thumbnails"],
+            )
+        except AnalyzeError as exc:
+            raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt as exc:
+            raise CommandError("interrupted; run analyze again to finish (finished files are kept)") from exc
+        finally:
+            reporter.close()
+        for error in summary.walk_errors[:20]:
+            self.stderr.write(f"warning: cannot list {error}")
+        self.stdout.write(f"Catalog {catalog.path}")
+        self.stdout.write(summary.line())

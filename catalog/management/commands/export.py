@@ -1,0 +1,37 @@
+import sys
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from catalog.selectors import catalog_by_path
+from catalog.services.exports import KINDS, ExportError, catalog_export
+
+
+class Command(BaseCommand):
+    help = "Export a catalog's assets or problems as JSON or CSV (the formats in DESIGN.md)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("catalog_path")
+        parser.add_argument("kind", choices=[*KINDS, "duplicates"])
+        parser.add_argument("--format", dest="fmt", choices=["json", "csv"], default="json")
+        parser.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+
+    def handle(self, *args, **options) -> None:
+        catalog = catalog_by_path(options["catalog_path"])
+        if catalog is None:
+            raise CommandError(f"no catalog at {options['catalog_path']}: run analyze first")
+        if options["kind"] == "duplicates":
+            raise CommandError("duplicate groups are not built by this version yet")
+        output = options["output"]
+        try:
+            if output == "-":
+                count = catalog_export(catalog=catalog, kind=options["kind"], fmt=options["fmt"], stream=sys.stdout)
+            else:
+                newline = "" if options["fmt"] == "csv" else None
+                with open(output, "w", encoding="utf-8", newline=newline) as stream:
+                    count = catalog_export(catalog=catalog, kind=options["kind"], fmt=options["fmt"], stream=stream)
+        except ExportError as exc:
+            raise CommandError(str(exc)) from exc
+        except OSError as exc:
+            raise CommandError(f"cannot write {output}: {exc.strerror or exc}") from exc
+        if output != "-":
+            self.stderr.write(f"{count} {options['kind']} written to {output}")

@@ -1,0 +1,51 @@
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from catalog.selectors import catalog_by_path
+from catalog.services.thumbnails import thumbnails_generate
+from jobs.progress import TerminalReporter
+
+
+def parse_sizes(text: str) -> list[int]:
+    try:
+        sizes = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError as exc:
+        raise CommandError(f"--sizes must be numbers separated by commas, got {text!r}") from exc
+    if not sizes or any(size < 16 or size > 4096 for size in sizes):
+        raise CommandError("--sizes must each lie between 16 and 4096 pixels")
+    return sizes
+
+
+class Command(BaseCommand):
+    help = "Make thumbnails for an analyzed catalog (existing ones are skipped unless --force)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("catalog_path")
+        parser.add_argument("--sizes", default="256,512", help="longest sides in pixels, comma-separated")
+        parser.add_argument("--quality", type=int, default=80)
+        parser.add_argument("--format", dest="fmt", choices=["webp", "jpeg"], default="webp")
+        parser.add_argument("--force", action="store_true", help="rewrite thumbnails that exist")
+        parser.add_argument("--workers", type=int, default=None)
+        parser.add_argument("--enqueue", action="store_true", help="submit a background job and print its id")
+
+    def handle(self, *args, **options) -> None:
+        if options["enqueue"]:
+            raise CommandError("--enqueue needs the background job system, which this version does not have yet")
+        if not 1 <= options["quality"] <= 100:
+            raise CommandError("--quality must lie between 1 and 100")
+        catalog = catalog_by_path(options["catalog_path"])
+        if catalog is None:
+            raise CommandError(f"no catalog at {options['catalog_path']}: run analyze first")
+        reporter = TerminalReporter(self.stderr._out)
+        try:
+            summary = thumbnails_generate(
+                catalog=catalog,
+                sizes=parse_sizes(options["sizes"]),
+                quality=options["quality"],
+                fmt=options["fmt"],
+                force=options["force"],
+                reporter=reporter,
+                workers=options["workers"],
+            )
+        finally:
+            reporter.close()
+        self.stdout.write(summary.line())

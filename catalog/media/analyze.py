@@ -1,0 +1,409 @@
+"""Analyze one file: read it once and derive everything the catalog keeps about it.
+
+From the same bytes: sha256, metadata, a decode only as large as the biggest thumbnail needs (JPEG DCT scaling via
+Pillow's draft mode), the EXIF orientation transpose, dHash and pHash after orientation, and every thumbnail.
+Nothing here touches Django or the database, and nothing raises for bad input: every failure becomes a
+``problem_kind`` with a clear ``problem_message`` and whatever could still be read is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+import struct
+import warnings
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from PIL import Image
+
+from . import exif as exif_meta
+from .dates import DateCandidate
+from .hashing import image_hashes, sha256_stream
+from .thumbnails import DEFAULT_QUALITY, DEFAULT_SIZES, write_thumbnails
+from .video import VideoParseError, VideoToolMissing, poster_frame, video_info
+
+try:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    HEIF_SUPPORTED = True
+except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
+    HEIF_SUPPORTED = False
+
+IMAGE_EXTENSIONS = {
+    "jpg", "jpeg", "jpe", "jfif", "mpo", "png", "gif", "tif", "tiff", "webp",
+    "avif", "bmp", "heic", "heif", "hif",
+}  # fmt: skip
+RAW_EXTENSIONS = {
+    "dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2",
+    "raf", "pef", "srw", "x3f", "3fr", "iiq", "rwl", "erf", "kdc", "mrw",
+}  # fmt: skip
+VIDEO_EXTENSIONS = {
+    "mp4", "m4v", "mov", "qt", "mkv", "webm", "mts", "m2ts", "ts", "avi",
+    "wmv", "3gp", "3g2", "mpg", "mpeg", "flv",
+}  # fmt: skip
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | RAW_EXTENSIONS | VIDEO_EXTENSIONS
+
+# What each Pillow format may be named; a mismatch is reported (the file is still analyzed).
+FORMAT_EXTENSIONS = {
+    "JPEG": {"jpg", "jpeg", "jpe", "jfif"},
+    "MPO": {"mpo", "jpg", "jpeg"},
+    "PNG": {"png"},
+    "GIF": {"gif"},
+    "TIFF": {"tif", "tiff"},
+    "WEBP": {"webp"},
+    "AVIF": {"avif", "heic", "heif"},
+    "BMP": {"bmp"},
+    "HEIF": {"heic", "heif", "hif", "avif"},
+}
+TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+MAX_IMAGE_BYTES = 2 << 30  # larger "images" are hashed as a stream and not decoded
+
+
+class Problem:
+    """Problem kinds recorded on assets."""
+
+    UNREADABLE = "unreadable"
+    EMPTY = "empty"
+    UNSUPPORTED = "unsupported"
+    CORRUPT = "corrupt"
+    TRUNCATED = "truncated"
+    BOMB = "decompression_bomb"
+    BAD_EXIF = "bad_exif"
+    WRONG_EXTENSION = "wrong_extension"
+    UNDECODABLE_NAME = "undecodable_name"
+    SYMLINK_LOOP = "symlink_loop"
+    BROKEN_LINK = "broken_link"
+    TOO_LARGE = "too_large"
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    thumbnails_root: str | None = None  # None: make no thumbnails
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    quality: int = DEFAULT_QUALITY
+    thumbnail_format: str = "webp"
+    max_image_pixels: int = 120_000_000
+    ffmpeg: str | None = None
+    ffprobe: str | None = None
+    force_thumbnails: bool = False  # rewrite thumbnails that exist
+
+    @property
+    def decode_size(self) -> int:
+        """Longest side the decode must reach: the biggest thumbnail, and never below 256 for stable hashes."""
+        return max([256, *self.sizes]) if self.thumbnails_root else 256
+
+
+@dataclass
+class FileAnalysis:
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str = ""
+    media_type: str = ""
+    format: str = ""
+    width: int | None = None
+    height: int | None = None
+    orientation: int | None = None
+    duration: float | None = None
+    camera_make: str = ""
+    camera_model: str = ""
+    lens_model: str = ""
+    exposure_time: float | None = None
+    f_number: float | None = None
+    iso: int | None = None
+    focal_length: float | None = None
+    gps: tuple[float, float] | None = None
+    gps_altitude: float | None = None
+    exif: dict[str, Any] = field(default_factory=dict)
+    dhash: int | None = None
+    phash: int | None = None
+    thumbnails: list[int] = field(default_factory=list)
+    problem_kind: str = ""
+    problem_message: str = ""
+    note: str = ""
+    reused: bool = False  # content already known to the catalog: derived data is copied, not recomputed
+
+    @property
+    def dates(self) -> list[DateCandidate]:
+        """Embedded capture-date candidates; file and folder names and the mtime are added by ``capture_date``."""
+        return exif_meta.dates_from_exif_subset(self.exif)
+
+    def add_problem(self, kind: str, message: str) -> None:
+        """Keep the first (most serious) kind; keep every message."""
+        if not self.problem_kind:
+            self.problem_kind = kind
+        self.problem_message = f"{self.problem_message}; {message}" if self.problem_message else message
+
+    def apply_metadata(self, meta: exif_meta.ImageMetadata) -> None:
+        self.camera_make, self.camera_model, self.lens_model = meta.camera_make, meta.camera_model, meta.lens_model
+        self.exposure_time, self.f_number, self.iso = meta.exposure_time, meta.f_number, meta.iso
+        self.focal_length, self.gps, self.gps_altitude = meta.focal_length, meta.gps, meta.gps_altitude
+        self.orientation, self.exif = meta.orientation, meta.exif
+        for message in meta.problems:
+            self.add_problem(Problem.BAD_EXIF, message)
+
+
+def extension_of(path: str) -> str:
+    return PurePath(path).suffix.lower().lstrip(".")
+
+
+def analyze_file(
+    path: str,
+    options: AnalyzeOptions,
+    known_sha256: frozenset[str] | set[str] = frozenset(),
+    size: int | None = None,
+    mtime_ns: int | None = None,
+) -> FileAnalysis:
+    """Analyze one file. Never raises for bad input; see the module docstring."""
+    if size is None or mtime_ns is None:
+        try:
+            stat = os.stat(path)
+            size, mtime_ns = stat.st_size, stat.st_mtime_ns
+        except OSError as exc:
+            result = FileAnalysis(path=path, size=0, mtime_ns=0)
+            result.add_problem(Problem.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
+            return result
+    result = FileAnalysis(path=path, size=size, mtime_ns=mtime_ns)
+    extension = extension_of(path)
+    if size == 0:
+        result.add_problem(Problem.EMPTY, "file is empty (0 bytes)")
+        return result
+    try:
+        if extension in VIDEO_EXTENSIONS:
+            _analyze_video(result, extension, options, known_sha256)
+        else:
+            _analyze_image(result, extension, options, known_sha256)
+    except MemoryError:
+        result.add_problem(Problem.TOO_LARGE, "not enough memory to decode this file")
+    except OSError as exc:
+        result.add_problem(Problem.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
+    return result
+
+
+def _analyze_image(result: FileAnalysis, extension: str, options: AnalyzeOptions, known: frozenset | set) -> None:
+    result.media_type = "image"
+    if result.size > MAX_IMAGE_BYTES:
+        with open(result.path, "rb") as handle:
+            result.sha256, result.size = sha256_stream(handle)
+        result.add_problem(Problem.TOO_LARGE, f"{result.size / 2**30:.1f} GiB is too large to decode as an image")
+        return
+    with open(result.path, "rb") as handle:
+        data = handle.read()
+    result.size = len(data)
+    result.sha256 = hashlib.sha256(data).hexdigest()
+    if result.sha256 in known:
+        result.reused = True
+        return
+    if extension in RAW_EXTENSIONS:
+        _analyze_raw(result, data, options)
+        return
+    _analyze_pillow(result, data, extension, options)
+
+
+def _open_image(result: FileAnalysis, data: bytes, options: AnalyzeOptions) -> Image.Image | None:
+    Image.MAX_IMAGE_PIXELS = options.max_image_pixels
+    try:
+        return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        result.add_problem(Problem.BOMB, f"refused as a decompression bomb: {_bomb_message(exc)}")
+    except Image.UnidentifiedImageError:
+        result.add_problem(Problem.UNSUPPORTED, "not a readable image: the content matches no known image format")
+    except (OSError, SyntaxError, ValueError, TypeError, struct.error, EOFError) as exc:
+        result.add_problem(Problem.CORRUPT, f"cannot open image: {_message(exc)}")
+    return None
+
+
+def _analyze_pillow(result: FileAnalysis, data: bytes, extension: str, options: AnalyzeOptions) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = _open_image(result, data, options)
+        if image is None:
+            return
+        result.format = "HEIC" if image.format == "HEIF" else (image.format or extension.upper())
+        allowed = FORMAT_EXTENSIONS.get(image.format or "")
+        if allowed is not None and extension not in allowed:
+            result.add_problem(Problem.WRONG_EXTENSION, f"the file is {image.format} but its name ends in .{extension}")
+        try:
+            result.apply_metadata(exif_meta.metadata_from_pillow(image))
+        except Exception as exc:  # metadata must never cost us the pixels
+            if "truncated" not in str(exc):  # PNG reads trailing chunks: the decode below reports truncation
+                result.add_problem(Problem.BAD_EXIF, f"unreadable metadata: {_message(exc)}")
+        _check_mpo(result, image)
+        width, height = image.size
+        upright = _decode_upright(result, image, options)
+        already_oriented = image.format == "HEIF"  # pillow-heif applies irot/imir itself; Pillow's AVIF does not
+        if (result.orientation or 1) >= 5 and not already_oriented:
+            width, height = height, width
+        result.width, result.height = width, height
+        if upright is not None:
+            _derive(result, upright, options)
+    for warning in caught:
+        text = str(warning.message)
+        if issubclass(warning.category, Image.DecompressionBombWarning) or "unclosed file" in text:
+            continue
+        if "EXIF" in text or "MPO" in text or "metadata" in text.lower():
+            result.add_problem(Problem.BAD_EXIF, text.strip().rstrip("."))
+
+
+def _decode_upright(result: FileAnalysis, image: Image.Image, options: AnalyzeOptions) -> Image.Image | None:
+    """Decode frame 0 at the smallest scale that still covers ``decode_size``, then apply the orientation."""
+    target = options.decode_size
+    width, height = image.size
+    try:
+        if image.format in ("JPEG", "MPO") and max(width, height) > target:
+            scale = target / max(width, height)
+            image.draft(image.mode, (math.ceil(width * scale), math.ceil(height * scale)))
+        image.load()
+    except Image.DecompressionBombError as exc:
+        result.add_problem(Problem.BOMB, f"refused as a decompression bomb: {_bomb_message(exc)}")
+        return None
+    except OSError as exc:
+        text = _message(exc)
+        if "truncated" in text:
+            result.add_problem(Problem.TRUNCATED, f"image data is truncated ({text}); metadata was kept")
+        else:
+            result.add_problem(Problem.CORRUPT, f"cannot decode image: {text}")
+        return None
+    except (SyntaxError, ValueError, TypeError, EOFError, struct.error) as exc:
+        result.add_problem(Problem.CORRUPT, f"cannot decode image: {_message(exc)}")
+        return None
+    if image.format != "HEIF" and result.orientation in TRANSPOSE:
+        return image.transpose(TRANSPOSE[result.orientation])
+    return image
+
+
+def _derive(result: FileAnalysis, upright: Image.Image, options: AnalyzeOptions, with_hashes: bool = True) -> None:
+    if upright.mode in ("I;16", "I;16B", "I;16L", "I", "F") or upright.mode == "CMYK":
+        from .thumbnails import displayable
+
+        upright = displayable(upright, "jpeg")
+    if with_hashes:
+        result.dhash, result.phash = image_hashes(upright)
+    if options.thumbnails_root and result.sha256:
+        result.thumbnails = write_thumbnails(
+            upright,
+            result.sha256,
+            options.thumbnails_root,
+            options.sizes,
+            options.quality,
+            options.thumbnail_format,
+            force=options.force_thumbnails,
+        )
+
+
+def _check_mpo(result: FileAnalysis, image: Image.Image) -> None:
+    """Every frame a multi-picture file lists must lie inside the file."""
+    if image.format != "MPO":
+        return
+    entries = (getattr(image, "mpinfo", None) or {}).get(0xB002) or []
+    for index, entry in enumerate(entries[1:], start=2):
+        offset, length = entry.get("DataOffset", 0), entry.get("Size", 0)
+        if offset + length > result.size or length == 0:
+            result.add_problem(Problem.TRUNCATED, f"MPO frame {index} lies outside the file (it has no data)")
+
+
+def _analyze_raw(result: FileAnalysis, data: bytes, options: AnalyzeOptions) -> None:
+    """RAW: metadata from exifread, pixels from the embedded preview JPEG (what cameras show on screen)."""
+    import exifread
+
+    result.format = f"RAW/{extension_of(result.path).upper()}"
+    try:
+        tags = exifread.process_file(io.BytesIO(data), details=False)
+        result.apply_metadata(exif_meta.metadata_from_exifread(tags))
+    except Exception as exc:  # exifread raises assorted errors on broken files
+        result.add_problem(Problem.BAD_EXIF, f"unreadable metadata: {_message(exc)}")
+    try:
+        import rawpy
+
+        with rawpy.imread(io.BytesIO(data)) as raw:
+            sizes = raw.sizes
+            width, height = sizes.width, sizes.height
+            flip = sizes.flip  # LibRaw: 3 = 180, 5 = 90 CCW, 6 = 90 CW
+            try:
+                thumb = raw.extract_thumb()
+            except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
+                thumb = None
+            if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
+                preview = Image.open(io.BytesIO(thumb.data))
+            elif thumb is not None:
+                preview = Image.fromarray(thumb.data)
+            else:
+                preview = Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True))
+    except Exception as exc:  # rawpy's LibRaw errors share no useful base class
+        kind = type(exc).__name__
+        if "Unsupported" in kind or "FileUnsupported" in kind:
+            result.add_problem(Problem.CORRUPT, "RAW image data is missing or unsupported; metadata was kept")
+        else:
+            result.add_problem(Problem.CORRUPT, f"cannot decode RAW image: {_message(exc)}")
+        return
+    if result.orientation is None and flip in (3, 5, 6):
+        result.orientation = {3: 3, 5: 8, 6: 6}[flip]
+    if (result.orientation or 1) >= 5:
+        width, height = height, width
+    result.width, result.height = width, height
+    upright = _decode_upright(result, preview, options)
+    if upright is None:
+        return
+    _derive(result, upright, options)
+
+
+def _analyze_video(result: FileAnalysis, extension: str, options: AnalyzeOptions, known: frozenset | set) -> None:
+    result.media_type = "video"
+    result.format = extension.upper()
+    with open(result.path, "rb") as handle:
+        result.sha256, result.size = sha256_stream(handle)
+        if result.sha256 in known:
+            result.reused = True
+            return
+        try:
+            info = video_info(handle, result.path, extension, result.size, options.ffprobe)
+        except VideoToolMissing as exc:
+            result.note = str(exc)
+            return
+        except (VideoParseError, ValueError) as exc:
+            result.add_problem(Problem.CORRUPT, f"cannot read video metadata: {exc}")
+            return
+    width, height = info.width, info.height
+    if info.rotation in (90, 270) and width and height:
+        width, height = height, width
+    result.width, result.height, result.duration, result.gps = width, height, info.duration, info.gps
+    result.camera_make, result.camera_model = info.make, info.model
+    if info.created:
+        result.exif["CreationTime"] = info.created.isoformat() + ("Z" if info.created_is_utc else "")
+        if info.created_offset is not None:
+            result.exif["CreationTimeOffset"] = info.created_offset
+    if info.duration is not None:
+        result.exif["Duration"] = info.duration
+    if not options.thumbnails_root:
+        return
+    if not options.ffmpeg:
+        result.note = "no ffmpeg: install ffmpeg for video poster frames"
+        return
+    at = 1.0 if (info.duration or 0) > 2 else 0.0
+    frame = poster_frame(options.ffmpeg, result.path, at)
+    if frame is None:
+        result.note = "ffmpeg could not decode a poster frame"
+        return
+    _derive(result, frame, options, with_hashes=False)
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.replace(" of <_io.BytesIO object>", "")
+
+
+def _bomb_message(exc: BaseException) -> str:
+    return _message(exc).split(", could be")[0]

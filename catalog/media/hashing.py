@@ -1,0 +1,69 @@
+"""Perceptual hashes (imagehash's dHash and pHash, 64-bit) and content checksums.
+
+The algorithms match imagehash bit for bit: grayscale, LANCZOS resize, bits packed row by row with the first bit
+most significant. pHash takes the 8x8 low-frequency corner of scipy's unnormalised DCT-II, done here as two small
+matrix products so numpy is the only dependency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image
+
+HASH_BITS = 64
+_U64_SIGN = 1 << 63
+
+
+def _dct_matrix(size: int, keep: int) -> np.ndarray:
+    """Rows 0..keep-1 of scipy.fftpack.dct's type-II matrix (unnormalised: 2·cos(π·k·(2n+1)/2N))."""
+    k = np.arange(keep)[:, None]
+    n = np.arange(size)[None, :]
+    return 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * size))
+
+
+_DCT_32x8 = _dct_matrix(32, 8)
+
+
+def _bits_to_int(bits: np.ndarray) -> int:
+    return int.from_bytes(np.packbits(bits.reshape(-1)).tobytes(), "big")
+
+
+def dhash(gray: Image.Image) -> int:
+    """Difference hash: 9x8 grayscale, one bit per horizontal neighbour pair (right brighter than left)."""
+    pixels = np.asarray(gray.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
+    return _bits_to_int(pixels[:, 1:] > pixels[:, :-1])
+
+
+def phash(gray: Image.Image) -> int:
+    """Perceptual hash: 32x32 grayscale, 2-D DCT, low 8x8 frequencies compared with their median."""
+    pixels = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    low = _DCT_32x8 @ pixels @ _DCT_32x8.T
+    return _bits_to_int(low > np.median(low))
+
+
+def image_hashes(image: Image.Image) -> tuple[int, int]:
+    """(dHash, pHash) of an already oriented image, as unsigned 64-bit integers."""
+    gray = image if image.mode == "L" else image.convert("L")
+    return dhash(gray), phash(gray)
+
+
+def to_signed64(value: int) -> int:
+    """Unsigned 64-bit hash to the signed integer the database stores."""
+    return value - (1 << 64) if value >= _U64_SIGN else value
+
+
+def to_unsigned64(value: int) -> int:
+    return value & 0xFFFFFFFFFFFFFFFF
+
+
+def sha256_stream(handle: BinaryIO, chunk_size: int = 1 << 20) -> tuple[str, int]:
+    """sha256 hex digest and byte count of a stream read to its end."""
+    digest = hashlib.sha256()
+    total = 0
+    while chunk := handle.read(chunk_size):
+        digest.update(chunk)
+        total += len(chunk)
+    return digest.hexdigest(), total

@@ -1,0 +1,112 @@
+"""Walk source folders: media files only, symlinks followed without loops, junk and the catalog folder skipped."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .analyze import MEDIA_EXTENSIONS, Problem, extension_of
+
+# Folders that NAS boxes, desktops and photo tools fill with copies and previews of the real files.
+JUNK_FOLDERS = {"@eadir", "#recycle", "#snapshot", "$recycle.bin", "system volume information", "lost+found"}
+
+
+@dataclass(frozen=True)
+class WalkEntry:
+    path: str
+    size: int = 0
+    mtime_ns: int = 0
+    problem_kind: str = ""
+    problem_message: str = ""
+
+
+def display_path(path: str) -> str:
+    """A path that can be stored and printed: undecodable bytes become \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def is_decodable(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def walk_media(sources: list[str], exclude: list[str] = (), errors: list[str] | None = None) -> Iterator[WalkEntry]:
+    """Yield every media file under ``sources`` (absolute paths), and problem entries for what cannot be read.
+
+    Symlinked folders are followed; a link back to one of its own ancestors is a loop and is reported once.
+    A folder reachable twice (two links to it) is walked once. Folders that cannot be listed are appended to
+    ``errors`` rather than stopping the walk.
+    """
+    excluded = {os.path.realpath(path) for path in exclude}
+    visited: set[tuple[int, int]] = set()
+    for source in sources:
+        yield from _walk_dir(os.path.abspath(source), excluded, visited, (), errors)
+
+
+def _walk_dir(directory, excluded, visited, ancestors, errors) -> Iterator[WalkEntry]:
+    try:
+        stat = os.stat(directory)
+    except OSError as exc:
+        if errors is not None:
+            errors.append(f"{display_path(directory)}: {exc.strerror or exc}")
+        return
+    identity = (stat.st_dev, stat.st_ino)
+    if identity in ancestors:
+        yield WalkEntry(
+            display_path(directory),
+            problem_kind=Problem.SYMLINK_LOOP,
+            problem_message="symbolic link loop: this folder links back to one of its own parent folders",
+        )
+        return
+    if identity in visited or os.path.realpath(directory) in excluded:
+        return
+    visited.add(identity)
+    ancestors = (*ancestors, identity)
+    try:
+        with os.scandir(directory) as iterator:
+            entries = sorted(iterator, key=lambda entry: entry.name)
+    except OSError as exc:
+        if errors is not None:
+            errors.append(f"{display_path(directory)}: {exc.strerror or exc}")
+        return
+    subdirectories = []
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir(follow_symlinks=True)
+        except OSError:
+            is_dir = False
+        if is_dir:
+            if name.lower() not in JUNK_FOLDERS:
+                subdirectories.append(entry.path)
+            continue
+        if extension_of(name) not in MEDIA_EXTENSIONS:
+            continue
+        yield _file_entry(entry)
+    for subdirectory in subdirectories:
+        yield from _walk_dir(subdirectory, excluded, visited, ancestors, errors)
+
+
+def _file_entry(entry: os.DirEntry) -> WalkEntry:
+    path = entry.path
+    if not is_decodable(path):
+        return WalkEntry(
+            display_path(path),
+            problem_kind=Problem.UNDECODABLE_NAME,
+            problem_message="the file name is not valid UTF-8; rename the file to catalog it",
+        )
+    try:
+        stat = entry.stat(follow_symlinks=True)
+    except FileNotFoundError:
+        return WalkEntry(path, problem_kind=Problem.BROKEN_LINK, problem_message="symbolic link to a missing file")
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: a link that points at itself
+            return WalkEntry(path, problem_kind=Problem.SYMLINK_LOOP, problem_message="symbolic link loop")
+        return WalkEntry(path, problem_kind=Problem.UNREADABLE, problem_message=f"cannot read file: {exc.strerror}")
+    return WalkEntry(path, stat.st_size, stat.st_mtime_ns)

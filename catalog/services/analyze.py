@@ -1,0 +1,335 @@
+"""The analyze service: walk the sources, analyze new and changed files in a process pool, upsert in bulk.
+
+Incremental: a file whose size and mtime match its row is not read again; a row whose file is gone is marked
+missing; a file whose content the catalog already knows (moved, renamed or copied) takes the derived data of
+that content instead of being decoded again. Every batch is committed as it completes, so a killed run loses at
+most one batch and the next run carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.media.analyze import AnalyzeOptions, FileAnalysis
+from catalog.media.dates import capture_date
+from catalog.media.exif import dates_from_exif_subset
+from catalog.media.hashing import to_signed64
+from catalog.media.pool import analyze_many
+from catalog.media.video import tool_path
+from catalog.media.walk import WalkEntry, walk_media
+from catalog.models import Asset, AssetStatus, Catalog
+from jobs.progress import NullReporter, ProgressReporter
+
+BATCH_SIZE = 500
+BATCH_SECONDS = 2.0
+
+# Fields that depend only on a file's bytes: copied from a known row with the same sha256.
+CONTENT_FIELDS = [
+    "media_type", "format", "width", "height", "orientation", "duration", "camera_make", "camera_model",
+    "lens_model", "exposure_time", "f_number", "iso", "focal_length", "gps_latitude", "gps_longitude",
+    "gps_altitude", "exif", "dhash", "phash", "note",
+]  # fmt: skip
+DATE_FIELDS = ["taken_at", "taken_at_offset", "date_source", "date_confidence", "date_suspicious", "date_note"]
+UPSERT_FIELDS = [
+    "size", "mtime_ns", "sha256", *CONTENT_FIELDS, *DATE_FIELDS, "status", "problem_kind", "problem_message",
+    "analyzed_at", "updated_at",
+]  # fmt: skip
+
+
+class AnalyzeError(Exception):
+    """A reason the whole run cannot start (bad source folder, catalog inside a source, ...)."""
+
+
+@dataclass
+class AnalyzeSummary:
+    seen: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    reused: int = 0
+    missing: int = 0
+    problems: int = 0
+    elapsed: float = 0.0
+    analyzed: int = 0
+    walk_errors: list[str] = field(default_factory=list)
+
+    @property
+    def files_per_second(self) -> float:
+        return self.seen / self.elapsed if self.elapsed > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "seen": self.seen,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "reused": self.reused,
+            "missing": self.missing,
+            "problems": self.problems,
+            "elapsed_seconds": round(self.elapsed, 3),
+            "files_per_second": round(self.files_per_second, 1),
+        }
+
+    def line(self) -> str:
+        return (
+            f"{self.seen} files seen: {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
+            f"{self.reused} known content, {self.missing} marked missing; {self.problems} with problems in the "
+            "catalog; "
+            f"{self.elapsed:.1f} s, {self.files_per_second:.1f} files/s"
+        )
+
+
+def catalog_get_or_create(*, path: str | os.PathLike, name: str = "") -> Catalog:
+    """The catalog identified by ``path`` (an absolute folder, created if needed)."""
+    folder = Path(path).expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        raise AnalyzeError(f"catalog path {folder} exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    catalog, _ = Catalog.objects.get_or_create(path=str(folder), defaults={"name": name or folder.name})
+    return catalog
+
+
+def analyze_options(
+    catalog: Catalog,
+    *,
+    thumbnails: bool = True,
+    sizes: Iterable[int] | None = None,
+    quality: int = 80,
+    thumbnail_format: str = "webp",
+    force: bool = False,
+) -> AnalyzeOptions:
+    return AnalyzeOptions(
+        thumbnails_root=str(catalog.thumbnails_dir) if thumbnails else None,
+        sizes=tuple(sizes or settings.VAM_THUMBNAIL_SIZES),
+        quality=quality,
+        thumbnail_format=thumbnail_format,
+        max_image_pixels=settings.VAM_MAX_IMAGE_PIXELS,
+        ffmpeg=tool_path(settings.VAM_FFMPEG),
+        ffprobe=tool_path(settings.VAM_FFPROBE),
+        force_thumbnails=force,
+    )
+
+
+def _check_sources(catalog: Catalog, sources: list[str]) -> list[str]:
+    if not sources:
+        raise AnalyzeError("no source folder given")
+    resolved = []
+    for source in sources:
+        folder = Path(source).expanduser()
+        if not folder.exists():
+            raise AnalyzeError(f"source folder {folder} does not exist")
+        if not folder.is_dir():
+            raise AnalyzeError(f"source {folder} is not a folder")
+        if not os.access(folder, os.R_OK | os.X_OK):
+            raise AnalyzeError(f"source folder {folder} is not readable")
+        real = os.path.realpath(folder)
+        if os.path.realpath(catalog.path) == real:
+            raise AnalyzeError("the catalog folder cannot be its own source folder")
+        resolved.append(real)
+    return sorted(set(resolved))
+
+
+def catalog_analyze(
+    *,
+    catalog: Catalog,
+    sources: list[str],
+    reporter: ProgressReporter | None = None,
+    workers: int | None = None,
+    thumbnails: bool = True,
+    sizes: Iterable[int] | None = None,
+    quality: int = 80,
+) -> AnalyzeSummary:
+    """Bring the catalog up to date with the files under ``sources``; returns what happened."""
+    reporter = reporter or NullReporter()
+    started = time.monotonic()
+    roots = _check_sources(catalog, sources)
+    summary = AnalyzeSummary()
+    options = analyze_options(catalog, thumbnails=thumbnails, sizes=sizes, quality=quality)
+
+    reporter.update(phase="scan", current=0, total=None, message="listing files")
+    known_rows = {
+        path: (size, mtime_ns, status, analyzed)
+        for path, size, mtime_ns, status, analyzed in Asset.objects.filter(catalog=catalog).values_list(
+            "path", "size", "mtime_ns", "status", "analyzed_at"
+        )
+    }
+    entries: list[WalkEntry] = []
+    for entry in walk_media(roots, exclude=[catalog.path], errors=summary.walk_errors):
+        entries.append(entry)
+        if len(entries) % 1000 == 0:
+            reporter.update(phase="scan", current=len(entries), total=None, message="listing files")
+    summary.seen = len(entries)
+
+    to_analyze: list[WalkEntry] = []
+    walk_problems: list[WalkEntry] = []
+    for entry in entries:
+        row = known_rows.get(entry.path)
+        if entry.problem_kind:
+            walk_problems.append(entry)
+            continue
+        if row is None:
+            summary.new += 1
+        elif row[0] == entry.size and row[1] == entry.mtime_ns and row[2] != AssetStatus.MISSING and row[3]:
+            summary.unchanged += 1
+            continue
+        else:
+            summary.changed += 1
+        to_analyze.append(entry)
+    _save_walk_problems(catalog, walk_problems)
+
+    seen_paths = {entry.path for entry in entries}
+    gone = [path for path in known_rows if path not in seen_paths and _under(path, roots)]
+    summary.missing = _mark_missing(catalog, gone)
+
+    known_sha256 = frozenset(
+        Asset.objects.filter(catalog=catalog, problem_kind="", analyzed_at__isnull=False)
+        .exclude(sha256="")
+        .values_list("sha256", flat=True)
+        .distinct()
+    )
+    total = len(to_analyze)
+    reporter.update(phase="analyze", current=0, total=total, message="")
+    pending: list[FileAnalysis] = []
+    last_flush = time.monotonic()
+    results = analyze_many(to_analyze, options, known_sha256, worker_count(workers))
+    for done, result in enumerate(results, start=1):
+        pending.append(result)
+        if len(pending) >= BATCH_SIZE or time.monotonic() - last_flush > BATCH_SECONDS:
+            _flush(catalog, pending, summary)
+            pending, last_flush = [], time.monotonic()
+        reporter.update(phase="analyze", current=done, total=total, message=_short(result.path))
+        if reporter.is_cancelled():
+            results.close()  # stops the pool
+            break
+    _flush(catalog, pending, summary)
+
+    catalog.source_directories = sorted(set(catalog.source_directories or []) | set(roots))
+    catalog.last_analyzed_at = timezone.now()
+    catalog.save(update_fields=["source_directories", "last_analyzed_at", "updated_at"])
+    summary.problems = catalog.assets.filter(status=AssetStatus.PROBLEM).count()
+    summary.elapsed = time.monotonic() - started
+    reporter.update(phase="done", current=summary.analyzed + summary.reused, total=total)
+    return summary
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def _short(path: str, limit: int = 40) -> str:
+    name = os.path.basename(path)
+    return name if len(name) <= limit else "…" + name[-limit + 1 :]
+
+
+def worker_count(requested: int | None) -> int:
+    configured = requested or settings.VAM_ANALYZE_WORKERS or os.cpu_count() or 1
+    return max(1, int(configured))
+
+
+# Writing results -------------------------------------------------------------------------------------------------
+
+
+def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummary) -> None:
+    if not results:
+        return
+    donors = _donor_rows(catalog, {r.sha256 for r in results if r.reused})
+    now = timezone.now()
+    assets = []
+    for result in results:
+        asset = Asset(catalog=catalog, path=result.path, analyzed_at=now, updated_at=now)
+        donor = donors.get(result.sha256) if result.reused else None
+        if donor is not None:
+            for name in CONTENT_FIELDS:
+                setattr(asset, name, donor[name])
+            summary.reused += 1
+        else:
+            _apply_analysis(asset, result)
+            summary.analyzed += 1
+        asset.size, asset.mtime_ns, asset.sha256 = result.size, result.mtime_ns, result.sha256
+        asset.problem_kind, asset.problem_message = result.problem_kind, result.problem_message
+        asset.status = AssetStatus.PROBLEM if result.problem_kind else AssetStatus.OK
+        _apply_date(asset, dates_from_exif_subset(asset.exif or {}), result.mtime_ns)
+        assets.append(asset)
+    with transaction.atomic():
+        Asset.objects.bulk_create(
+            assets, update_conflicts=True, unique_fields=["catalog", "path"], update_fields=UPSERT_FIELDS
+        )
+
+
+def _donor_rows(catalog: Catalog, sha256s: set[str]) -> dict[str, dict]:
+    if not sha256s:
+        return {}
+    rows = Asset.objects.filter(catalog=catalog, sha256__in=sha256s, problem_kind="", analyzed_at__isnull=False)
+    return {row["sha256"]: row for row in rows.values("sha256", *CONTENT_FIELDS)}
+
+
+def _apply_analysis(asset: Asset, result: FileAnalysis) -> None:
+    asset.media_type, asset.format = result.media_type, result.format
+    asset.width, asset.height, asset.orientation = result.width, result.height, result.orientation
+    asset.duration = result.duration
+    asset.camera_make, asset.camera_model, asset.lens_model = result.camera_make, result.camera_model, result.lens_model
+    asset.exposure_time, asset.f_number, asset.iso = result.exposure_time, result.f_number, result.iso
+    asset.focal_length = result.focal_length
+    asset.gps_latitude, asset.gps_longitude = result.gps if result.gps else (None, None)
+    asset.gps_altitude = result.gps_altitude
+    asset.exif = result.exif
+    asset.dhash = to_signed64(result.dhash) if result.dhash is not None else None
+    asset.phash = to_signed64(result.phash) if result.phash is not None else None
+    asset.note = result.note
+
+
+def _apply_date(asset: Asset, embedded, mtime_ns: int) -> None:
+    date = capture_date(embedded, asset.path, mtime_ns)
+    # Wall-clock time, labelled UTC only because the column is time-zone aware (see Asset).
+    asset.taken_at = date.taken_at.replace(tzinfo=UTC) if date.taken_at else None
+    asset.taken_at_offset = date.offset_minutes
+    asset.date_source = date.source
+    asset.date_confidence = date.confidence
+    asset.date_suspicious = date.suspicious
+    asset.date_note = date.note[:255]
+
+
+def _save_walk_problems(catalog: Catalog, entries: list[WalkEntry]) -> None:
+    """Rows for paths the walk could not even stat (undecodable names, loops, dangling links)."""
+    if not entries:
+        return
+    now = timezone.now()
+    assets = [
+        Asset(
+            catalog=catalog,
+            path=entry.path,
+            status=AssetStatus.PROBLEM,
+            problem_kind=entry.problem_kind,
+            problem_message=entry.problem_message,
+            analyzed_at=now,
+            updated_at=now,
+        )
+        for entry in entries
+    ]
+    for start in range(0, len(assets), BATCH_SIZE):
+        Asset.objects.bulk_create(
+            assets[start : start + BATCH_SIZE],
+            update_conflicts=True,
+            unique_fields=["catalog", "path"],
+            update_fields=["status", "problem_kind", "problem_message", "analyzed_at", "updated_at"],
+        )
+
+
+def _mark_missing(catalog: Catalog, paths: list[str]) -> int:
+    marked = 0
+    for start in range(0, len(paths), BATCH_SIZE):
+        marked += (
+            Asset.objects.filter(catalog=catalog, path__in=paths[start : start + BATCH_SIZE])
+            .exclude(status=AssetStatus.MISSING)
+            .update(status=AssetStatus.MISSING, updated_at=timezone.now())
+        )
+    return marked

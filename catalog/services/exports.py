@@ -1,0 +1,85 @@
+"""Exports in the contract formats of DESIGN.md, streamed so a million rows never sit in memory at once."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from catalog.models import Asset, Catalog, hash_hex
+from catalog.selectors import asset_list, asset_problem_list
+
+ASSET_FIELDS = [
+    "path", "size", "sha256", "media_type", "format", "width", "height", "taken_at", "date_source",
+    "date_confidence", "date_suspicious", "camera_make", "camera_model", "gps", "orientation", "dhash", "phash",
+    "status", "problem",
+]  # fmt: skip
+PROBLEM_FIELDS = ["path", "kind", "message"]
+KINDS = ("assets", "problems")
+
+
+class ExportError(Exception):
+    pass
+
+
+def asset_record(asset: Asset) -> dict[str, Any]:
+    has_gps = asset.gps_latitude is not None and asset.gps_longitude is not None
+    return {
+        "path": asset.path,
+        "size": asset.size,
+        "sha256": asset.sha256,
+        "media_type": asset.media_type,
+        "format": asset.format,
+        "width": asset.width,
+        "height": asset.height,
+        # Wall-clock time as recorded: no offset, never converted to another zone.
+        "taken_at": asset.taken_at.replace(tzinfo=None).isoformat() if asset.taken_at else None,
+        "date_source": asset.date_source,
+        "date_confidence": asset.date_confidence,
+        "date_suspicious": asset.date_suspicious,
+        "camera_make": asset.camera_make,
+        "camera_model": asset.camera_model,
+        "gps": [asset.gps_latitude, asset.gps_longitude] if has_gps else None,
+        "orientation": asset.orientation,
+        "dhash": hash_hex(asset.dhash),
+        "phash": hash_hex(asset.phash),
+        "status": asset.status,
+        "problem": asset.problem_message if asset.problem_kind else "",
+    }
+
+
+def problem_record(asset: Asset) -> dict[str, Any]:
+    return {"path": asset.path, "kind": asset.problem_kind, "message": asset.problem_message}
+
+
+def _records(catalog: Catalog, kind: str) -> tuple[str, list[str], Iterator[dict[str, Any]]]:
+    if kind == "assets":
+        return "assets", ASSET_FIELDS, (asset_record(a) for a in asset_list(catalog).iterator(chunk_size=2000))
+    if kind == "problems":
+        rows = asset_problem_list(catalog).iterator(chunk_size=2000)
+        return "problems", PROBLEM_FIELDS, (problem_record(a) for a in rows)
+    raise ExportError(f"unknown export {kind!r}: choose one of {', '.join(KINDS)}")
+
+
+def catalog_export(*, catalog: Catalog, kind: str, fmt: str, stream: TextIO) -> int:
+    """Write the export to ``stream``; returns the number of records."""
+    key, fields, records = _records(catalog, kind)
+    count = 0
+    if fmt == "json":
+        stream.write('{"catalog": ' + json.dumps(catalog.path) + ', "' + key + '": [')
+        for record in records:
+            stream.write(("," if count else "") + "\n  " + json.dumps(record, ensure_ascii=False))
+            count += 1
+        stream.write("\n]}\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(stream, fieldnames=fields)
+        writer.writeheader()
+        for record in records:
+            if record.get("gps"):
+                record["gps"] = f"{record['gps'][0]},{record['gps'][1]}"
+            writer.writerow(record)
+            count += 1
+    else:
+        raise ExportError(f"unknown format {fmt!r}: choose json or csv")
+    return count

@@ -1,0 +1,70 @@
+"""Thumbnails for an existing catalog: one decode per distinct content, existing files skipped unless forced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from catalog.media.pool import analyze_many
+from catalog.media.thumbnails import thumbnail_path
+from catalog.media.walk import WalkEntry
+from catalog.models import AssetStatus, Catalog
+from catalog.services.analyze import analyze_options, worker_count
+from jobs.progress import NullReporter, ProgressReporter
+
+
+@dataclass
+class ThumbnailSummary:
+    contents: int = 0
+    skipped: int = 0
+    written: int = 0
+    failed: int = 0
+
+    def line(self) -> str:
+        return (
+            f"{self.contents} distinct files: {self.written} thumbnails written, "
+            f"{self.skipped} already present, {self.failed} could not be decoded"
+        )
+
+
+def thumbnails_generate(
+    *,
+    catalog: Catalog,
+    sizes: list[int],
+    quality: int = 80,
+    fmt: str = "webp",
+    force: bool = False,
+    reporter: ProgressReporter | None = None,
+    workers: int | None = None,
+) -> ThumbnailSummary:
+    reporter = reporter or NullReporter()
+    options = analyze_options(catalog, sizes=sizes, quality=quality, thumbnail_format=fmt, force=force)
+    summary = ThumbnailSummary()
+    rows = (
+        catalog.assets.exclude(status=AssetStatus.MISSING)
+        .exclude(sha256="")
+        .filter(width__isnull=False)
+        .order_by("sha256", "path")
+        .values_list("sha256", "path", "size", "mtime_ns")
+    )
+    todo: list[WalkEntry] = []
+    seen: set[str] = set()
+    for sha256, path, size, mtime_ns in rows.iterator(chunk_size=5000):
+        if sha256 in seen:
+            continue
+        seen.add(sha256)
+        summary.contents += 1
+        root = options.thumbnails_root or ""
+        if not force and all(thumbnail_path(root, s, sha256, fmt).exists() for s in sizes):
+            summary.skipped += 1
+            continue
+        if Path(path).is_file():
+            todo.append(WalkEntry(path, size, mtime_ns))
+    reporter.update(phase="thumbnails", current=0, total=len(todo))
+    for done, result in enumerate(analyze_many(todo, options, frozenset(), worker_count(workers)), start=1):
+        if result.thumbnails:
+            summary.written += 1
+        elif not all(thumbnail_path(options.thumbnails_root or "", s, result.sha256, fmt).exists() for s in sizes):
+            summary.failed += 1
+        reporter.update(phase="thumbnails", current=done, total=len(todo))
+    return summary

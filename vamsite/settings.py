@@ -1,0 +1,179 @@
+"""VAM settings, driven by the environment.
+
+Unset ``DATABASE_URL`` / ``REDIS_URL`` select the embedded default: SQLite in ``VAM_DATA_DIR`` and no Redis.
+Production sets both (``postgres://…``, ``redis://…``).
+"""
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_list(name: str) -> list[str]:
+    """A list of paths separated by the platform's path separator (":" on Linux), like $PATH."""
+    return [item for item in os.environ.get(name, "").split(os.pathsep) if item.strip()]
+
+
+def database_from_url(url: str, data_dir: Path) -> dict:
+    """Translate ``DATABASE_URL`` (postgres://user:pass@host:port/name or sqlite:///path) into Django's dict."""
+    if not url:
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(data_dir / "vam.sqlite3")}
+    parts = urlsplit(url)
+    if parts.scheme in {"postgres", "postgresql", "pgsql"}:
+        options = dict(parse_qsl(parts.query))
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": env_int("VAM_DB_CONN_MAX_AGE", 60),
+            "OPTIONS": options,
+        }
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        if parts.netloc:  # sqlite://relative/path is a common mistake for sqlite:///relative/path
+            path = parts.netloc + path
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path or str(data_dir / "vam.sqlite3")}
+    raise ImproperlyConfigured(
+        f"DATABASE_URL has an unsupported scheme {parts.scheme!r} (use postgres:// or sqlite://)"
+    )
+
+
+def secret_key(data_dir: Path) -> str:
+    """``SECRET_KEY`` from the environment; the embedded default keeps a generated one in the data folder."""
+    key = env_str("SECRET_KEY")
+    if key:
+        return key
+    if os.environ.get("DATABASE_URL"):
+        raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DATABASE_URL is set")
+    key_file = data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+VAM_DATA_DIR = Path(env_str("VAM_DATA_DIR", str(BASE_DIR / "var"))).expanduser().resolve()
+VAM_LIBRARY_ROOTS = [str(Path(root).expanduser().resolve()) for root in env_list("VAM_LIBRARY_ROOTS")]
+# Pillow refuses images above twice this many pixels as decompression bombs. The default admits 200 MP phone
+# photos (Samsung S24 Ultra: 12240x16320) and refuses the 16384x16384 PNG bomb.
+VAM_MAX_IMAGE_PIXELS = env_int("VAM_MAX_IMAGE_PIXELS", 120_000_000)
+VAM_THUMBNAIL_SIZES = [int(s) for s in env_str("VAM_THUMBNAIL_SIZES", "256,512").split(",") if s.strip()]
+VAM_ANALYZE_WORKERS = env_int("VAM_ANALYZE_WORKERS", 0)  # 0: one per core
+VAM_FFMPEG = env_str("VAM_FFMPEG", "ffmpeg")
+VAM_FFPROBE = env_str("VAM_FFPROBE", "ffprobe")
+
+REDIS_URL = env_str("REDIS_URL")
+SECRET_KEY = secret_key(VAM_DATA_DIR)
+DEBUG = env_bool("VAM_DEBUG", False)
+ALLOWED_HOSTS = env_list("VAM_ALLOWED_HOSTS") or ["127.0.0.1", "localhost"]
+CSRF_TRUSTED_ORIGINS = env_list("VAM_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "catalog",
+    "jobs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "vamsite.urls"
+WSGI_APPLICATION = "vamsite.wsgi.application"
+ASGI_APPLICATION = "vamsite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_from_url(env_str("DATABASE_URL"), VAM_DATA_DIR)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # WAL lets the web server read while analyze writes.
+    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 30}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TZ_NAME", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAM_DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("VAM_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("VAM_LOG_LEVEL", "WARNING")},
+}
