@@ -35,6 +35,7 @@ run: install
 	@test -d "$(PHOTOS)" || { echo "PHOTOS=$(PHOTOS) is not a folder"; exit 2; }
 	$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py ensure_admin
+	@$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py analyze "$(CATALOG)" -s "$(PHOTOS)"
 	@$(MAKE) --no-print-directory serve
 
@@ -72,6 +73,7 @@ test: $(VENV)/.dev-installed services ffmpeg
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy catalog jobs vamsite
 
 format: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check --fix .

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from . import exif as exif_meta
@@ -336,10 +337,11 @@ def _analyze_raw(result: FileAnalysis, data: bytes, options: AnalyzeOptions) -> 
                 thumb = raw.extract_thumb()
             except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
                 thumb = None
+            preview: Image.Image
             if thumb is not None and thumb.format == rawpy.ThumbFormat.JPEG:
-                preview = Image.open(io.BytesIO(thumb.data))
+                preview = Image.open(io.BytesIO(bytes(thumb.data)))
             elif thumb is not None:
-                preview = Image.fromarray(thumb.data)
+                preview = Image.fromarray(np.asarray(thumb.data))
             else:
                 preview = Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True))
     except Exception as exc:  # rawpy's LibRaw errors share no useful base class

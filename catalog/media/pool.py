@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Generator
 
 from .analyze import AnalyzeOptions, FileAnalysis, analyze_file
 from .walk import WalkEntry
@@ -24,7 +24,7 @@ def _analyze_entry(entry: WalkEntry) -> FileAnalysis:
 
 def analyze_many(
     entries: list[WalkEntry], options: AnalyzeOptions, known: frozenset[str], workers: int
-) -> Iterator[FileAnalysis]:
+) -> Generator[FileAnalysis, None, None]:
     """Analyze entries on ``workers`` processes (inline for one), yielding results as they finish.
 
     Closing the iterator early (a cancelled job) terminates the pool.

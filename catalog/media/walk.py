@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from .analyze import MEDIA_EXTENSIONS, Problem, extension_of
@@ -34,7 +34,9 @@ def is_decodable(path: str) -> bool:
     return True
 
 
-def walk_media(sources: list[str], exclude: list[str] = (), errors: list[str] | None = None) -> Iterator[WalkEntry]:
+def walk_media(
+    sources: Sequence[str], exclude: Sequence[str] = (), errors: list[str] | None = None
+) -> Iterator[WalkEntry]:
     """Yield every media file under ``sources`` (absolute paths), and problem entries for what cannot be read.
 
     Symlinked folders are followed; a link back to one of its own ancestors is a loop and is reported once.

@@ -1,3 +1,5 @@
+from typing import TextIO, cast
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.services.analyze import AnalyzeError, catalog_analyze, catalog_get_or_create
@@ -23,7 +25,7 @@ class Command(BaseCommand):
             raise CommandError("--enqueue needs the background job system, which this version does not have yet")
         if options["threshold"] is not None and options["threshold"] < 0:
             raise CommandError("--threshold must be zero or more")
-        reporter = TerminalReporter(self.stderr._out)
+        reporter = TerminalReporter(cast(TextIO, self.stderr._out))
         try:
             catalog = catalog_get_or_create(path=options["catalog_path"])
             summary = catalog_analyze(

@@ -1,3 +1,5 @@
+from typing import TextIO, cast
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.selectors import catalog_by_path
@@ -35,7 +37,7 @@ class Command(BaseCommand):
         catalog = catalog_by_path(options["catalog_path"])
         if catalog is None:
             raise CommandError(f"no catalog at {options['catalog_path']}: run analyze first")
-        reporter = TerminalReporter(self.stderr._out)
+        reporter = TerminalReporter(cast(TextIO, self.stderr._out))
         try:
             summary = thumbnails_generate(
                 catalog=catalog,
