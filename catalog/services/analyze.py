@@ -190,12 +190,7 @@ def catalog_analyze(
     gone = [path for path in known_rows if path not in seen_paths and _under(path, roots)]
     summary.missing = _mark_missing(catalog, gone)
 
-    known_sha256 = frozenset(
-        Asset.objects.filter(catalog=catalog, problem_kind="", analyzed_at__isnull=False)
-        .exclude(sha256="")
-        .values_list("sha256", flat=True)
-        .distinct()
-    )
+    known_sha256 = _known_contents(catalog) if to_analyze else frozenset()
     total = len(to_analyze)
     reporter.update(phase="analyze", current=0, total=total, message="")
     pending: list[FileAnalysis] = []
@@ -219,6 +214,12 @@ def catalog_analyze(
     summary.elapsed = time.monotonic() - started
     reporter.update(phase="done", current=summary.analyzed + summary.reused, total=total)
     return summary
+
+
+def _known_contents(catalog: Catalog) -> frozenset[str]:
+    """Contents the catalog has fully analyzed: a file with one of these is not decoded again."""
+    rows = Asset.objects.filter(catalog=catalog, problem_kind="", analyzed_at__isnull=False).exclude(sha256="")
+    return frozenset(rows.values_list("sha256", flat=True).distinct())
 
 
 def _under(path: str, roots: list[str]) -> bool:
