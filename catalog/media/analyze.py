@@ -157,6 +157,15 @@ class FileAnalysis:
             self.add_problem(Problem.BAD_EXIF, message)
 
 
+def extension_problem(fmt: str, extension: str) -> str:
+    """A message when a file's content format does not match its extension ("" when it does)."""
+    fmt = "HEIF" if fmt == "HEIC" else fmt
+    allowed = FORMAT_EXTENSIONS.get(fmt)
+    if allowed is None or extension in allowed:
+        return ""
+    return f"the file is {fmt} but its name ends in .{extension}"
+
+
 def extension_of(path: str) -> str:
     return PurePath(path).suffix.lower().lstrip(".")
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.media.analyze import AnalyzeOptions, FileAnalysis
+from catalog.media.analyze import AnalyzeOptions, FileAnalysis, Problem, extension_of, extension_problem
 from catalog.media.dates import capture_date
 from catalog.media.exif import dates_from_exif_subset
 from catalog.media.hashing import to_signed64
@@ -43,6 +43,13 @@ UPSERT_FIELDS = [
     "size", "mtime_ns", "sha256", *CONTENT_FIELDS, *DATE_FIELDS, "status", "problem_kind", "problem_message",
     "analyzed_at", "updated_at",
 ]  # fmt: skip
+
+
+# Problems that can go away without the file changing (permissions fixed, a drive plugged back in): such rows
+# are looked at again on every run instead of being skipped as unchanged.
+TRANSIENT_PROBLEMS = {
+    Problem.UNREADABLE, Problem.TOO_LARGE, Problem.BROKEN_LINK, Problem.SYMLINK_LOOP, Problem.UNDECODABLE_NAME,
+}  # fmt: skip
 
 
 class AnalyzeError(Exception):
@@ -119,7 +126,8 @@ def analyze_options(
     )
 
 
-def _check_sources(catalog: Catalog, sources: list[str]) -> list[str]:
+def sources_check(sources: list[str], catalog_path: str | None = None) -> list[str]:
+    """The source folders as real absolute paths, or AnalyzeError saying what is wrong with one."""
     if not sources:
         raise AnalyzeError("no source folder given")
     resolved = []
@@ -132,7 +140,7 @@ def _check_sources(catalog: Catalog, sources: list[str]) -> list[str]:
         if not os.access(folder, os.R_OK | os.X_OK):
             raise AnalyzeError(f"source folder {folder} is not readable")
         real = os.path.realpath(folder)
-        if os.path.realpath(catalog.path) == real:
+        if catalog_path and os.path.realpath(catalog_path) == real:
             raise AnalyzeError("the catalog folder cannot be its own source folder")
         resolved.append(real)
     return sorted(set(resolved))
@@ -151,15 +159,15 @@ def catalog_analyze(
     """Bring the catalog up to date with the files under ``sources``; returns what happened."""
     reporter = reporter or NullReporter()
     started = time.monotonic()
-    roots = _check_sources(catalog, sources)
+    roots = sources_check(sources, catalog.path)
     summary = AnalyzeSummary()
     options = analyze_options(catalog, thumbnails=thumbnails, sizes=sizes, quality=quality)
 
     reporter.update(phase="scan", current=0, total=None, message="listing files")
     known_rows = {
-        path: (size, mtime_ns, status, analyzed)
-        for path, size, mtime_ns, status, analyzed in Asset.objects.filter(catalog=catalog).values_list(
-            "path", "size", "mtime_ns", "status", "analyzed_at"
+        path: (size, mtime_ns, status, analyzed, problem)
+        for path, size, mtime_ns, status, analyzed, problem in Asset.objects.filter(catalog=catalog).values_list(
+            "path", "size", "mtime_ns", "status", "analyzed_at", "problem_kind"
         )
     }
     entries: list[WalkEntry] = []
@@ -178,7 +186,13 @@ def catalog_analyze(
             continue
         if row is None:
             summary.new += 1
-        elif row[0] == entry.size and row[1] == entry.mtime_ns and row[2] != AssetStatus.MISSING and row[3]:
+        elif (
+            row[0] == entry.size
+            and row[1] == entry.mtime_ns
+            and row[2] != AssetStatus.MISSING
+            and row[3]
+            and row[4] not in TRANSIENT_PROBLEMS
+        ):
             summary.unchanged += 1
             continue
         else:
@@ -251,6 +265,7 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
         if donor is not None:
             for name in CONTENT_FIELDS:
                 setattr(asset, name, donor[name])
+            _apply_path_facts(asset, result)
             summary.reused += 1
         else:
             _apply_analysis(asset, result)
@@ -264,6 +279,16 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
         Asset.objects.bulk_create(
             assets, update_conflicts=True, unique_fields=["catalog", "path"], update_fields=UPSERT_FIELDS
         )
+
+
+def _apply_path_facts(asset: Asset, result: FileAnalysis) -> None:
+    """What depends on the name rather than the bytes, for content copied from another path."""
+    extension = extension_of(result.path)
+    if asset.format.startswith("RAW/"):
+        asset.format = f"RAW/{extension.upper()}"
+    message = extension_problem(asset.format, extension)
+    if message:
+        result.add_problem(Problem.WRONG_EXTENSION, message)
 
 
 def _donor_rows(catalog: Catalog, sha256s: set[str]) -> dict[str, dict]:
@@ -300,7 +325,10 @@ def _apply_date(asset: Asset, embedded, mtime_ns: int) -> None:
 
 
 def _save_walk_problems(catalog: Catalog, entries: list[WalkEntry]) -> None:
-    """Rows for paths the walk could not even stat (undecodable names, loops, dangling links)."""
+    """Rows for paths the walk could not even stat (undecodable names, loops, dangling links).
+
+    Whatever such a row held before describes content that cannot be reached now, so it is cleared.
+    """
     if not entries:
         return
     now = timezone.now()
@@ -321,7 +349,7 @@ def _save_walk_problems(catalog: Catalog, entries: list[WalkEntry]) -> None:
             assets[start : start + BATCH_SIZE],
             update_conflicts=True,
             unique_fields=["catalog", "path"],
-            update_fields=["status", "problem_kind", "problem_message", "analyzed_at", "updated_at"],
+            update_fields=UPSERT_FIELDS,
         )
 
 

@@ -22,8 +22,8 @@ class ThumbnailSummary:
 
     def line(self) -> str:
         return (
-            f"{self.contents} distinct files: {self.written} thumbnails written, "
-            f"{self.skipped} already present, {self.failed} could not be decoded"
+            f"{self.contents} distinct files: thumbnails written for {self.written}, "
+            f"{self.skipped} already had them, {self.failed} could not be decoded"
         )
 
 

@@ -2,7 +2,7 @@ from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.services.analyze import AnalyzeError, catalog_analyze, catalog_get_or_create
+from catalog.services.analyze import AnalyzeError, catalog_analyze, catalog_get_or_create, sources_check
 from jobs.progress import TerminalReporter
 
 
@@ -27,6 +27,7 @@ class Command(BaseCommand):
             raise CommandError("--threshold must be zero or more")
         reporter = TerminalReporter(cast(TextIO, self.stderr._out))
         try:
+            sources_check(options["sources"])  # before the catalog folder and row are created
             catalog = catalog_get_or_create(path=options["catalog_path"])
             summary = catalog_analyze(
                 catalog=catalog,

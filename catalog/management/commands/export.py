@@ -1,4 +1,4 @@
-import sys
+from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -24,7 +24,9 @@ class Command(BaseCommand):
         output = options["output"]
         try:
             if output == "-":
-                count = catalog_export(catalog=catalog, kind=options["kind"], fmt=options["fmt"], stream=sys.stdout)
+                self.stdout.ending = ""  # the export writes its own line ends
+                stream = cast(TextIO, self.stdout)
+                count = catalog_export(catalog=catalog, kind=options["kind"], fmt=options["fmt"], stream=stream)
             else:
                 newline = "" if options["fmt"] == "csv" else None
                 with open(output, "w", encoding="utf-8", newline=newline) as stream:
