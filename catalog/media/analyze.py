@@ -70,7 +70,8 @@ TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-MAX_IMAGE_BYTES = 2 << 30  # larger "images" are hashed as a stream and not decoded
+MAX_IMAGE_BYTES = 2 << 30
+HASH_DECODE_SIZE = 512  # larger "images" are hashed as a stream and not decoded
 
 
 class Problem:
@@ -103,8 +104,12 @@ class AnalyzeOptions:
 
     @property
     def decode_size(self) -> int:
-        """Longest side the decode must reach: the biggest thumbnail, and never below 256 for stable hashes."""
-        return max([256, *self.sizes]) if self.thumbnails_root else 256
+        """Longest side the decode must reach: the biggest thumbnail, and never below HASH_DECODE_SIZE.
+
+        JPEG's DCT scaling moves pHash by a bit or two between scales, so the floor does not depend on whether
+        thumbnails are made: ``--no-thumbnails`` and a default run give the same hashes.
+        """
+        return max([HASH_DECODE_SIZE, *self.sizes])
 
 
 @dataclass
@@ -387,6 +392,11 @@ def _analyze_video(result: FileAnalysis, extension: str, options: AnalyzeOptions
         except (VideoParseError, ValueError) as exc:
             result.add_problem(Problem.CORRUPT, f"cannot read video metadata: {exc}")
             return
+    if info.truncated_by:
+        result.add_problem(
+            Problem.TRUNCATED,
+            f"the file ends {info.truncated_by} bytes short of its last section; metadata was kept",
+        )
     width, height = info.width, info.height
     if info.rotation in (90, 270) and width and height:
         width, height = height, width

@@ -260,7 +260,7 @@ def metadata_from_exifread(tags: dict) -> ImageMetadata:
             return None
         values = tag.values
         if isinstance(values, list):
-            converted = [(v.num, v.den) if hasattr(v, "num") else v for v in values]
+            converted = [to_float((v.num, v.den)) if hasattr(v, "num") else v for v in values]
             return converted[0] if len(converted) == 1 else tuple(converted)
         return values
 

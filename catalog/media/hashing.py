@@ -40,7 +40,8 @@ def dhash(gray: Image.Image) -> int:
 def phash(gray: Image.Image) -> int:
     """Perceptual hash: 32x32 grayscale, 2-D DCT, low 8x8 frequencies compared with their median."""
     pixels = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
-    low = _DCT_32x8 @ pixels @ _DCT_32x8.T
+    # Rounding drops the matrix products' float noise where scipy's DCT gives exact zeros (flat pictures).
+    low = np.round(_DCT_32x8 @ pixels @ _DCT_32x8.T, 6)
     return _bits_to_int(low > np.median(low))
 
 

@@ -45,6 +45,7 @@ class VideoInfo:
     gps: tuple[float, float] | None = None
     make: str = ""
     model: str = ""
+    truncated_by: int = 0  # bytes the container says it has beyond the end of the file
 
 
 _ISO6709 = re.compile(r"([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)")
@@ -210,7 +211,24 @@ def parse_bmff(handle: BinaryIO, file_size: int) -> VideoInfo:
     walk(0, file_size, 0)
     if not found_moov:
         raise VideoParseError("no movie header (moov box): the file is truncated or not a video")
+    info.truncated_by = _bmff_missing_bytes(handle, file_size)
     return info
+
+
+def _bmff_missing_bytes(handle: BinaryIO, file_size: int) -> int:
+    """How far the top-level boxes claim to reach past the end of the file (0 for a complete file)."""
+    offset = 0
+    while offset + 8 <= file_size:
+        handle.seek(offset)
+        size, _kind = struct.unpack(">I4s", handle.read(8))
+        if size == 1:
+            size = struct.unpack(">Q", handle.read(8))[0]
+        elif size == 0:
+            return 0
+        if size < 8:
+            return 0
+        offset += size
+    return max(0, offset - file_size)
 
 
 # Matroska / WebM -------------------------------------------------------------------------------------------------
