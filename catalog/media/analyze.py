@@ -24,7 +24,7 @@ from PIL import Image
 from . import exif as exif_meta
 from .dates import DateCandidate
 from .hashing import image_hashes, sha256_stream
-from .thumbnails import DEFAULT_QUALITY, DEFAULT_SIZES, write_thumbnails
+from .thumbnails import DEFAULT_QUALITY, DEFAULT_SIZES, displayable, shrink_chain, write_thumbnail
 from .video import VideoParseError, VideoToolMissing, poster_frame, video_info
 
 try:
@@ -70,8 +70,9 @@ TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-MAX_IMAGE_BYTES = 2 << 30
-HASH_DECODE_SIZE = 512  # larger "images" are hashed as a stream and not decoded
+MAX_IMAGE_BYTES = 2 << 30  # larger "images" are hashed as a stream and not decoded
+HASH_DECODE_SIZE = 512
+HASH_BASIS = 256  # hashes are computed from the picture fitted into this many pixels
 
 
 class Problem:
@@ -301,22 +302,28 @@ def _decode_upright(result: FileAnalysis, image: Image.Image, options: AnalyzeOp
 
 
 def _derive(result: FileAnalysis, upright: Image.Image, options: AnalyzeOptions, with_hashes: bool = True) -> None:
-    if upright.mode in ("I;16", "I;16B", "I;16L", "I", "F") or upright.mode == "CMYK":
-        from .thumbnails import displayable
+    """Hashes and thumbnails from one chain of shrinks, largest first.
 
-        upright = displayable(upright, "jpeg")
-    if with_hashes:
-        result.dhash, result.phash = image_hashes(upright)
-    if options.thumbnails_root and result.sha256:
-        result.thumbnails = write_thumbnails(
-            upright,
+    dHash and pHash are taken from the image fitted into HASH_BASIS px: a fixed basis whatever thumbnail sizes
+    are asked for, and 20x fewer pixels to convert and resample than the decode.
+    """
+    fmt = options.thumbnail_format
+    image = displayable(upright, fmt)
+    thumbnail_sizes = set(options.sizes) if options.thumbnails_root and result.sha256 else set()
+    wanted = thumbnail_sizes | ({HASH_BASIS} if with_hashes else set())
+    for size, fitted in shrink_chain(image, wanted):
+        if with_hashes and size == HASH_BASIS:
+            result.dhash, result.phash = image_hashes(fitted)
+        if size in thumbnail_sizes and write_thumbnail(
+            fitted,
             result.sha256,
-            options.thumbnails_root,
-            options.sizes,
+            options.thumbnails_root or "",
+            size,
             options.quality,
-            options.thumbnail_format,
+            fmt,
             force=options.force_thumbnails,
-        )
+        ):
+            result.thumbnails.append(size)
 
 
 def _check_mpo(result: FileAnalysis, image: Image.Image) -> None:

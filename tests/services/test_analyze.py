@@ -52,7 +52,7 @@ def test_analyze_records_size_checksum_metadata_date_hashes_and_thumbnails(libra
         assert thumb.is_file(), f"no {size} px thumbnail at {thumb}"
         with Image.open(thumb) as image:
             assert image.format == "WEBP"
-            assert image.size == (size, size * 2 // 3)  # longest side = size, 3:2 kept
+            assert image.size == (size, round(size * 400 / 600))  # longest side = size, 3:2 kept
     assert catalog.source_directories == [str(library)]
     assert catalog.last_analyzed_at is not None
 

@@ -175,7 +175,7 @@ def test_generate_thumbnails_other_sizes_and_jpeg(library, catalog_dir):
 
     for size in (64, 128):
         with Image.open(thumbnail_path(catalog_dir / "thumbnails", size, sha, "jpeg")) as image:
-            assert image.format == "JPEG" and image.size == (size, size * 2 // 3)
+            assert image.format == "JPEG" and image.size == (size, round(size * 200 / 300))
     assert thumbnails(catalog_dir) == []  # no webp
 
 
