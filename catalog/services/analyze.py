@@ -19,7 +19,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.media.analyze import AnalyzeOptions, FileAnalysis, Problem, extension_of, extension_problem
+from catalog.media.analyze import (
+    AnalyzeOptions,
+    FileAnalysis,
+    Problem,
+    analyze_file,
+    extension_of,
+    extension_problem,
+)
 from catalog.media.dates import capture_date
 from catalog.media.exif import dates_from_exif_subset
 from catalog.media.hashing import to_signed64
@@ -213,13 +220,13 @@ def catalog_analyze(
     for done, result in enumerate(results, start=1):
         pending.append(result)
         if len(pending) >= BATCH_SIZE or time.monotonic() - last_flush > BATCH_SECONDS:
-            _flush(catalog, pending, summary)
+            _flush(catalog, pending, summary, options)
             pending, last_flush = [], time.monotonic()
         reporter.update(phase="analyze", current=done, total=total, message=_short(result.path))
         if reporter.is_cancelled():
             results.close()  # stops the pool
             break
-    _flush(catalog, pending, summary)
+    _flush(catalog, pending, summary, options)
 
     catalog.source_directories = sorted(set(catalog.source_directories or []) | set(roots))
     catalog.last_analyzed_at = timezone.now()
@@ -253,13 +260,16 @@ def worker_count(requested: int | None) -> int:
 # Writing results -------------------------------------------------------------------------------------------------
 
 
-def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummary) -> None:
+def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummary, options: AnalyzeOptions) -> None:
     if not results:
         return
     donors = _donor_rows(catalog, {r.sha256 for r in results if r.reused})
     now = timezone.now()
     assets = []
     for result in results:
+        if result.reused and result.sha256 not in donors:
+            # The row whose content this file shares changed since the run started: analyze it in full.
+            result = analyze_file(result.path, options, frozenset(), result.size, result.mtime_ns)
         asset = Asset(catalog=catalog, path=result.path, analyzed_at=now, updated_at=now)
         donor = donors.get(result.sha256) if result.reused else None
         if donor is not None:

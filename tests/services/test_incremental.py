@@ -295,3 +295,21 @@ def test_file_that_could_not_be_read_is_read_again_next_time(library, catalog_di
     assert (asset.status, asset.problem_kind) == ("ok", "")
     assert asset.width == 96 and asset.dhash is not None
     assert summary.problems == 0
+
+
+def test_copy_whose_known_twin_vanished_mid_run_is_analyzed_in_full(library, catalog_dir, monkeypatch):
+    original = camera_photo(library / "a.jpg")
+    catalog, _ = analyze(catalog_dir, library)
+    twin = asset_at(catalog, original)
+    copy = library / "copy of a.jpg"
+    shutil.copyfile(original, copy)
+    # The twin row is gone by the time the batch is written (deleted or re-analyzed by someone else meanwhile).
+    monkeypatch.setattr("catalog.services.analyze._donor_rows", lambda catalog, sha256s: {})
+
+    _, summary = analyze(catalog_dir, library)
+
+    assert (summary.new, summary.reused, summary.analyzed) == (1, 0, 1)
+    row = asset_at(catalog, copy)
+    assert row.status == "ok"
+    assert (row.width, row.height, row.dhash, row.phash) == (twin.width, twin.height, twin.dhash, twin.phash)
+    assert row.camera_make == twin.camera_make and row.exif == twin.exif
