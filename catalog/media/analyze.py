@@ -24,6 +24,7 @@ from PIL import Image
 from . import exif as exif_meta
 from .dates import DateCandidate
 from .hashing import image_hashes, sha256_stream
+from .isobmff import BoxError, items_outside
 from .thumbnails import DEFAULT_QUALITY, DEFAULT_SIZES, displayable, shrink_chain, write_thumbnail
 from .video import VideoParseError, VideoToolMissing, poster_frame, video_info
 
@@ -258,6 +259,7 @@ def _analyze_pillow(result: FileAnalysis, data: bytes, extension: str, options: 
             if "truncated" not in str(exc):  # PNG reads trailing chunks: the decode below reports truncation
                 result.add_problem(Problem.BAD_EXIF, f"unreadable metadata: {_message(exc)}")
         _check_mpo(result, image)
+        _check_heif_items(result, image, data)
         width, height = image.size
         upright = _decode_upright(result, image, options)
         already_oriented = image.format == "HEIF"  # pillow-heif applies irot/imir itself; Pillow's AVIF does not
@@ -335,6 +337,23 @@ def _check_mpo(result: FileAnalysis, image: Image.Image) -> None:
         offset, length = entry.get("DataOffset", 0), entry.get("Size", 0)
         if offset + length > result.size or length == 0:
             result.add_problem(Problem.TRUNCATED, f"MPO frame {index} lies outside the file (it has no data)")
+
+
+def _check_heif_items(result: FileAnalysis, image: Image.Image, data: bytes) -> None:
+    """Every item a HEIF/AVIF file lists (burst frames, thumbnails, depth maps) must lie inside the file."""
+    if image.format not in ("HEIF", "AVIF"):
+        return
+    try:
+        outside = items_outside(data)
+    except (BoxError, struct.error) as exc:
+        result.add_problem(Problem.CORRUPT, f"broken HEIF item table: {exc}")
+        return
+    if outside:
+        items = ", ".join(str(item) for item, _ in outside[:5])
+        result.add_problem(
+            Problem.TRUNCATED,
+            f"the file ends {max(n for _, n in outside)} bytes short: HEIF item(s) {items} lie outside it",
+        )
 
 
 def _analyze_raw(result: FileAnalysis, data: bytes, options: AnalyzeOptions) -> None:

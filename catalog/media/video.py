@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from .dates import parse_exif_datetime, parse_offset
+from .isobmff import boxes as _boxes
 
 MP4_EPOCH = datetime(1904, 1, 1)
 MKV_EPOCH = datetime(2001, 1, 1)
@@ -73,30 +74,6 @@ def _set_local_creation(info: VideoInfo, text: str) -> None:
 # ISO BMFF --------------------------------------------------------------------------------------------------------
 
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"udta", b"edts"}
-
-
-def _boxes(handle: BinaryIO, start: int, end: int):
-    """Yield (type, payload_offset, payload_size) for the boxes between start and end."""
-    offset = start
-    while offset + 8 <= end:
-        handle.seek(offset)
-        header = handle.read(8)
-        if len(header) < 8:
-            return
-        size, kind = struct.unpack(">I4s", header)
-        header_size = 8
-        if size == 1:
-            large = handle.read(8)
-            if len(large) < 8:
-                return
-            size = struct.unpack(">Q", large)[0]
-            header_size = 16
-        elif size == 0:
-            size = end - offset
-        if size < header_size:
-            raise VideoParseError(f"box {kind!r} at {offset} has an invalid size {size}")
-        yield kind, offset + header_size, min(size, end - offset) - header_size
-        offset += size
 
 
 def _read(handle: BinaryIO, offset: int, size: int) -> bytes:

@@ -241,3 +241,30 @@ def test_truncated_heic_is_a_problem_not_an_exception(tmp_path: Path) -> None:
     assert "end of file" in result.problem_message
     assert (result.width, result.height) == (256, 256)
     assert result.dhash is None
+
+
+def test_heic_burst_cut_after_its_first_frame_keeps_the_picture_and_reports_the_lost_frame(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    frames = [Image.fromarray(rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)) for _ in range(2)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "HEIF", save_all=True, append_images=frames[1:], quality=90)
+    data = buffer.getvalue()
+    path = tmp_path / "burst.heic"
+    path.write_bytes(data[:-10])  # the last frame's data now runs past the end of the file
+
+    result = analyze(path)
+
+    assert result.problem_kind == Problem.TRUNCATED
+    assert "10 bytes short" in result.problem_message and "outside" in result.problem_message
+    assert (result.width, result.height) == (96, 64)
+    assert result.dhash is not None  # the first frame still decodes
+
+
+def test_complete_heic_burst_is_not_a_problem(tmp_path: Path) -> None:
+    frames = [Image.new("RGB", (96, 64), colour) for colour in ((200, 0, 0), (0, 200, 0))]
+    path = tmp_path / "burst.heic"
+    frames[0].save(path, "HEIF", save_all=True, append_images=frames[1:])
+
+    result = analyze(path)
+
+    assert result.problem_kind == "" and result.problem_message == ""
