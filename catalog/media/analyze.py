@@ -91,6 +91,7 @@ class Problem:
     SYMLINK_LOOP = "symlink_loop"
     BROKEN_LINK = "broken_link"
     TOO_LARGE = "too_large"
+    CRASHED = "crashed"
 
 
 @dataclass(frozen=True)

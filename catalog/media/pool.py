@@ -1,12 +1,23 @@
-"""Run ``analyze_file`` over many files on a process pool (Django-free, so workers import only the media core)."""
+"""Run ``analyze_file`` over many files on a process pool (Django-free, so workers import only the media core).
+
+A file that kills its worker (a decoder crash, the kernel's OOM killer) must not stop the run or lose the other
+files: when the pool breaks, the files that were in flight are retried one at a time in a fresh process, and the
+one that kills that process too is reported as a problem.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
+from collections import deque
 from collections.abc import Generator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
-from .analyze import AnalyzeOptions, FileAnalysis, analyze_file
+from .analyze import AnalyzeOptions, FileAnalysis, Problem, analyze_file
 from .walk import WalkEntry
+
+IN_FLIGHT_PER_WORKER = 4
+TASKS_PER_CHILD = 500  # recycle workers now and then: decoders can fragment memory
 
 _options: AnalyzeOptions | None = None
 _known: frozenset[str] = frozenset()
@@ -22,24 +33,77 @@ def _analyze_entry(entry: WalkEntry) -> FileAnalysis:
     return analyze_file(entry.path, _options, _known, entry.size, entry.mtime_ns)
 
 
+def _executor(workers: int, options: AnalyzeOptions, known: frozenset[str]) -> ProcessPoolExecutor:
+    # forkserver: workers start from a clean process, not a fork of one holding database connections.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["catalog.media.pool"])
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(options, known),
+        max_tasks_per_child=TASKS_PER_CHILD,
+    )
+
+
+def _crashed(entry: WalkEntry) -> FileAnalysis:
+    result = FileAnalysis(path=entry.path, size=entry.size, mtime_ns=entry.mtime_ns)
+    result.add_problem(
+        Problem.CRASHED, "the process analyzing this file died (decoder crash or out of memory); it was skipped"
+    )
+    return result
+
+
+def _isolated(entry: WalkEntry, options: AnalyzeOptions, known: frozenset[str]) -> FileAnalysis:
+    """Analyze one suspect file alone in a fresh process."""
+    executor = _executor(1, options, known)
+    try:
+        return executor.submit(_analyze_entry, entry).result()
+    except BrokenProcessPool:
+        return _crashed(entry)
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
 def analyze_many(
     entries: list[WalkEntry], options: AnalyzeOptions, known: frozenset[str], workers: int
 ) -> Generator[FileAnalysis, None, None]:
     """Analyze entries on ``workers`` processes (inline for one), yielding results as they finish.
 
-    Closing the iterator early (a cancelled job) terminates the pool.
+    Closing the generator early (a cancelled job) stops the pool.
     """
-    count = min(max(1, workers), max(1, len(entries)))
-    if count == 1 or len(entries) < 4:
+    if workers <= 1:
         _init_worker(options, known)
         for entry in entries:
             yield _analyze_entry(entry)
         return
-    # forkserver: workers start from a clean process, not a fork of one holding database connections.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["catalog.media.pool"])
-    # Biggest files first keeps both cores busy to the end instead of waiting on one huge file at the tail.
-    ordered = sorted(entries, key=lambda entry: entry.size, reverse=True)
-    chunk = max(1, min(16, len(ordered) // (count * 8)))
-    with context.Pool(count, initializer=_init_worker, initargs=(options, known), maxtasksperchild=2000) as pool:
-        yield from pool.imap_unordered(_analyze_entry, ordered, chunksize=chunk)
+    # Biggest files first keeps every core busy to the end instead of waiting on one huge file at the tail.
+    pending = deque(sorted(entries, key=lambda entry: entry.size, reverse=True))
+    count = min(workers, len(pending)) or 1
+    executor = _executor(count, options, known)
+    in_flight: dict[Future, WalkEntry] = {}
+    try:
+        while pending or in_flight:
+            while pending and len(in_flight) < count * IN_FLIGHT_PER_WORKER:
+                entry = pending.popleft()
+                in_flight[executor.submit(_analyze_entry, entry)] = entry
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    continue
+                del in_flight[future]
+                yield result
+            if broken:
+                # Any file in flight may be the culprit: retry each alone, then carry on with a fresh pool.
+                suspects = list(in_flight.values())
+                in_flight.clear()
+                executor.shutdown(wait=False, cancel_futures=True)
+                for entry in suspects:
+                    yield _isolated(entry, options, known)
+                executor = _executor(count, options, known)
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)

@@ -56,6 +56,7 @@ UPSERT_FIELDS = [
 # are looked at again on every run instead of being skipped as unchanged.
 TRANSIENT_PROBLEMS = {
     Problem.UNREADABLE, Problem.TOO_LARGE, Problem.BROKEN_LINK, Problem.SYMLINK_LOOP, Problem.UNDECODABLE_NAME,
+    Problem.CRASHED,
 }  # fmt: skip
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 from catalog.media.analyze import AnalyzeOptions, Problem
 from catalog.media.pool import analyze_many
-from catalog.media.walk import walk_media
+from catalog.media.walk import WalkEntry, walk_media
 from tests.conftest import make_jpeg
 
 
@@ -53,9 +57,56 @@ def test_known_content_is_reused_not_recomputed(library: Path) -> None:
     assert all(result.sha256 == first[result.path].sha256 and result.dhash is None for result in reused)
 
 
-def test_small_batches_run_inline(library: Path) -> None:
-    make_jpeg(library / "a.jpg")
-    make_jpeg(library / "b.jpg", color=(0, 0, 0))
-    entries = list(walk_media([str(library)]))
-    results = list(analyze_many(entries, AnalyzeOptions(), frozenset(), workers=4))
-    assert [Path(result.path).name for result in results] == ["a.jpg", "b.jpg"]
+def _kill_readers_of(path: Path) -> int:
+    """SIGKILL every process holding ``path`` open, as the kernel's OOM killer would; returns how many."""
+    killed = 0
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            held = any(os.readlink(fd) == str(path) for fd in fd_dir.iterdir())
+        except OSError:
+            continue
+        if held and int(fd_dir.parent.name) != os.getpid():
+            os.kill(int(fd_dir.parent.name), signal.SIGKILL)
+            killed += 1
+    return killed
+
+
+def test_a_worker_killed_mid_file_costs_only_that_file(library: Path, tmp_path: Path) -> None:
+    build_library(library)
+    entries = [entry for entry in walk_media([str(library)])]
+    # A named pipe: a worker that opens it blocks until killed, like a decoder stuck on a hostile file.
+    trap = library / "stuck.jpg"
+    os.mkfifo(trap)
+    entries.append(WalkEntry(str(trap), size=10, mtime_ns=1))
+    options = AnalyzeOptions(thumbnails_root=str(tmp_path / "thumbs"), sizes=(64,))
+    results: list = []
+    runner = threading.Thread(
+        target=lambda: results.extend(analyze_many(entries, options, frozenset(), workers=2)), daemon=True
+    )
+    runner.start()
+    kills = 0
+    writers: list[int] = []
+    deadline = time.monotonic() + 60
+    try:
+        while runner.is_alive() and time.monotonic() < deadline:
+            try:
+                # A writer lets the worker's open() return, so the pipe shows among its open files; it then
+                # blocks reading a pipe that never delivers.
+                writers.append(os.open(trap, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass  # no reader yet
+            kills += _kill_readers_of(trap)
+            time.sleep(0.05)
+        runner.join(timeout=5)
+    finally:
+        for fd in writers:
+            os.close(fd)
+
+    assert not runner.is_alive(), "the run must finish despite the killed workers"
+    assert kills >= 2  # once in the shared pool, once more when the file was retried alone
+    by_path = {result.path: result for result in results}
+    assert sorted(by_path) == sorted(entry.path for entry in entries)
+    assert by_path[str(trap)].problem_kind == Problem.CRASHED
+    assert "died" in by_path[str(trap)].problem_message
+    healthy = [result for result in results if result.dhash is not None]
+    assert len(healthy) == 6  # every other photo was analyzed, none lost with the broken pool
