@@ -37,6 +37,8 @@ from catalog.models import Asset, AssetStatus, Catalog
 from jobs.progress import NullReporter, ProgressReporter
 
 BATCH_SIZE = 500
+# Postgres cannot index a key over ~2700 bytes; one such path would fail its whole batch, so it is refused alone.
+MAX_PATH_BYTES = 2400
 BATCH_SECONDS = 2.0
 
 # Fields that depend only on a file's bytes: copied from a known row with the same sha256.
@@ -188,6 +190,9 @@ def catalog_analyze(
     to_analyze: list[WalkEntry] = []
     walk_problems: list[WalkEntry] = []
     for entry in entries:
+        if len(entry.path.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES:
+            summary.walk_errors.append(f"{entry.path[:80]}…: path longer than {MAX_PATH_BYTES} bytes, not cataloged")
+            continue
         row = known_rows.get(entry.path)
         if entry.problem_kind:
             walk_problems.append(entry)

@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -240,3 +241,17 @@ def test_no_thumbnails_option_writes_no_thumbnails(library, catalog_dir):
 
     assert Asset.objects.get(catalog=catalog).dhash is not None
     assert not list((catalog_dir / "thumbnails").rglob("*.webp"))
+
+
+def test_path_too_long_to_index_is_reported_and_the_rest_is_cataloged(library, catalog_dir):
+    deep = library
+    for index in range(12):  # 12 folders of 220 characters: a 2.6 KB path, legal on Linux
+        deep = deep / (f"{index:02d}" + "x" * 218)
+    deep.mkdir(parents=True)
+    plain_photo(deep / "far.jpg")
+    plain_photo(library / "near.jpg")
+
+    catalog, summary = analyze(catalog_dir, library)
+
+    assert [Path(path).name for path in catalog.assets.values_list("path", flat=True)] == ["near.jpg"]
+    assert len(summary.walk_errors) == 1 and "longer than 2400 bytes" in summary.walk_errors[0]
