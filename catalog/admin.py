@@ -24,6 +24,7 @@ class CatalogAdmin(admin.ModelAdmin):
 @admin.register(Asset)
 class AssetAdmin(admin.ModelAdmin):
     list_display = ["preview", "path", "media_type", "format", "width", "height", "taken_at", "date_source", "status"]
+    list_display_links = ["path"]
     list_filter = ["status", "media_type", "format", "date_source", "date_suspicious", "problem_kind", "catalog"]
     search_fields = ["path", "sha256", "camera_make", "camera_model"]
     date_hierarchy = "taken_at"
