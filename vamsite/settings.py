@@ -8,6 +8,7 @@ import os
 import secrets
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -33,9 +34,14 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
 
 
-def env_list(name: str) -> list[str]:
-    """A list of paths separated by the platform's path separator (":" on Linux), like $PATH."""
+def env_paths(name: str) -> list[str]:
+    """A list of folders separated by the platform's path separator (":" on Linux), like $PATH."""
     return [item for item in os.environ.get(name, "").split(os.pathsep) if item.strip()]
+
+
+def env_list(name: str) -> list[str]:
+    """A comma-separated list (host names, origins: values that may hold colons)."""
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
 def database_from_url(url: str, data_dir: Path) -> dict:
@@ -52,7 +58,7 @@ def database_from_url(url: str, data_dir: Path) -> dict:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": env_int("VAM_DB_CONN_MAX_AGE", 60),
+            "CONN_MAX_AGE": env_int("VAM_DB_CONN_MAX_AGE", 0),  # persistent connections are unsafe under ASGI
             "OPTIONS": options,
         }
     if parts.scheme == "sqlite":
@@ -83,14 +89,42 @@ def secret_key(data_dir: Path) -> str:
     return key
 
 
+def machine_time_zone() -> str:
+    """The zone this machine's clock is set to ($TZ, else /etc/localtime), read before Django pins TZ to UTC."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if name and not name.startswith("/"):
+        return name
+    link = Path(name or "/etc/localtime")
+    try:
+        target = str(link.resolve())
+    except OSError:
+        target = ""
+    if "zoneinfo/" in target:
+        return target.split("zoneinfo/", 1)[1]
+    timezone_file = Path("/etc/timezone")
+    if timezone_file.is_file():
+        return timezone_file.read_text().strip() or "UTC"
+    return "UTC"
+
+
+def zone_name(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ImproperlyConfigured(f"unknown time zone {name!r} (use a name like Europe/Paris)") from exc
+    return name
+
+
 VAM_DATA_DIR = Path(env_str("VAM_DATA_DIR", str(BASE_DIR / "var"))).expanduser().resolve()
-VAM_LIBRARY_ROOTS = [str(Path(root).expanduser().resolve()) for root in env_list("VAM_LIBRARY_ROOTS")]
+VAM_LIBRARY_ROOTS = [str(Path(root).expanduser().resolve()) for root in env_paths("VAM_LIBRARY_ROOTS")]
 # Pillow refuses images above twice this many pixels as decompression bombs. The default admits 200 MP phone
 # photos (Samsung S24 Ultra: 12240x16320) and refuses the 16384x16384 PNG bomb.
 VAM_MAX_IMAGE_PIXELS = env_int("VAM_MAX_IMAGE_PIXELS", 120_000_000)
 VAM_THUMBNAIL_SIZES = [int(s) for s in env_str("VAM_THUMBNAIL_SIZES", "256,512").split(",") if s.strip()]
 VAM_ANALYZE_WORKERS = env_int("VAM_ANALYZE_WORKERS", 0)  # 0: one per core
 VAM_FFMPEG = env_str("VAM_FFMPEG", "ffmpeg")
+# The zone the library's clocks were in: file modification times and UTC video times become wall-clock time there.
+VAM_TIME_ZONE = zone_name(env_str("VAM_TIME_ZONE") or machine_time_zone())
 VAM_FFPROBE = env_str("VAM_FFPROBE", "ffprobe")
 
 REDIS_URL = env_str("REDIS_URL")
@@ -156,7 +190,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TZ_NAME", "UTC")
+# Pinned: Asset.taken_at holds wall-clock time labelled UTC, so every display must use UTC to show it unshifted.
+TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 

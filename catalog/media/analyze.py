@@ -91,7 +91,9 @@ class Problem:
     SYMLINK_LOOP = "symlink_loop"
     BROKEN_LINK = "broken_link"
     TOO_LARGE = "too_large"
+    OUT_OF_MEMORY = "out_of_memory"
     CRASHED = "crashed"
+    UNSTORABLE = "unstorable"
 
 
 @dataclass(frozen=True)
@@ -205,10 +207,57 @@ def analyze_file(
         else:
             _analyze_image(result, extension, options, known_sha256)
     except MemoryError:
-        result.add_problem(Problem.TOO_LARGE, "not enough memory to decode this file")
+        result.add_problem(Problem.OUT_OF_MEMORY, "not enough memory to decode this file")
     except OSError as exc:
         result.add_problem(Problem.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
+    except Exception as exc:  # a parser bug on hostile input must cost this file only, never the run
+        result.add_problem(Problem.CORRUPT, f"unexpected {type(exc).__name__} while reading the file: {_message(exc)}")
+    sanitize(result)
     return result
+
+
+INT_MAX = 2**31 - 1
+TEXT_LIMITS = {"camera_make": 128, "camera_model": 128, "lens_model": 128, "format": 16, "note": 255}
+
+
+def _finite(value: float | None, limit: float = 1e12) -> float | None:
+    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value) or abs(value) > limit:
+        return None
+    return float(value)
+
+
+def _json_safe(value: Any) -> Any:
+    """JSON every database accepts: no NaN or infinity, no NUL characters."""
+    if isinstance(value, dict):
+        return {str(k).replace("\x00", ""): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float):
+        return _finite(value, float("inf"))
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    return value
+
+
+def sanitize(result: FileAnalysis) -> None:
+    """Bring every value read from the file within what the catalog's columns hold.
+
+    Headers are attacker-controlled: a 200-character make, an 8-byte width or a NaN duration must not fail the
+    database write of the whole batch.
+    """
+    for name, limit in TEXT_LIMITS.items():
+        setattr(result, name, exif_meta.clean_text(getattr(result, name), limit=limit))
+    for name in ("width", "height", "orientation", "iso"):
+        value = getattr(result, name)
+        if value is not None and not (isinstance(value, int) and 0 <= value <= INT_MAX):
+            setattr(result, name, None)
+    for name in ("duration", "exposure_time", "f_number", "focal_length", "gps_altitude"):
+        setattr(result, name, _finite(getattr(result, name)))
+    if result.gps is not None:
+        latitude, longitude = (_finite(v, 180) for v in result.gps)
+        result.gps = (latitude, longitude) if latitude is not None and longitude is not None else None
+    result.exif = _json_safe(result.exif)
+    result.problem_message = result.problem_message.replace("\x00", "")
 
 
 def _analyze_image(result: FileAnalysis, extension: str, options: AnalyzeOptions, known: frozenset | set) -> None:
@@ -317,15 +366,23 @@ def _derive(result: FileAnalysis, upright: Image.Image, options: AnalyzeOptions,
     for size, fitted in shrink_chain(image, wanted):
         if with_hashes and size == HASH_BASIS:
             result.dhash, result.phash = image_hashes(fitted)
-        if size in thumbnail_sizes and write_thumbnail(
-            fitted,
-            result.sha256,
-            options.thumbnails_root or "",
-            size,
-            options.quality,
-            fmt,
-            force=options.force_thumbnails,
-        ):
+        if size not in thumbnail_sizes:
+            continue
+        try:
+            written = write_thumbnail(
+                fitted,
+                result.sha256,
+                options.thumbnails_root or "",
+                size,
+                options.quality,
+                fmt,
+                force=options.force_thumbnails,
+            )
+        except OSError as exc:  # the catalog's disk, not the source file: keep the analysis, say what failed
+            result.note = f"cannot write thumbnails: {exc.strerror or exc}"
+            thumbnail_sizes.clear()
+            continue
+        if written:
             result.thumbnails.append(size)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import PurePath
 
 FIRST_PHOTO_YEAR = 1826  # nothing earlier can be a capture date
@@ -198,21 +198,24 @@ def _nested_date(parts: tuple[str, ...], now: datetime) -> DateCandidate | None:
     return None
 
 
-def date_from_mtime(mtime_ns: int) -> DateCandidate | None:
+def date_from_mtime(mtime_ns: int, zone: tzinfo | None = None) -> DateCandidate | None:
+    """The modification time as wall-clock time in ``zone`` (the library's zone; None: this process's zone)."""
     try:
-        value = datetime.fromtimestamp(mtime_ns / 1e9).replace(microsecond=0)
+        value = datetime.fromtimestamp(mtime_ns / 1e9, tz=zone).replace(microsecond=0, tzinfo=None)
     except (OverflowError, OSError, ValueError):
         return None
     return DateCandidate(value, "mtime", CONFIDENCE["mtime"])
 
 
-def _local_offset_minutes(instant_utc: datetime) -> int:
-    local = instant_utc.replace(tzinfo=UTC).astimezone()
+def _local_offset_minutes(instant_utc: datetime, zone: tzinfo | None) -> int:
+    local = instant_utc.replace(tzinfo=UTC).astimezone(zone)
     offset = local.utcoffset() or timedelta(0)
     return int(offset.total_seconds() // 60)
 
 
-def _video_wall_clock(video: DateCandidate, from_name: DateCandidate | None) -> tuple[DateCandidate, str]:
+def _video_wall_clock(
+    video: DateCandidate, from_name: DateCandidate | None, zone: tzinfo | None
+) -> tuple[DateCandidate, str]:
     """Turn a UTC creation time into wall-clock time.
 
     Phones name clips after the local start time while the container stores UTC: when the file name's time is
@@ -227,7 +230,7 @@ def _video_wall_clock(video: DateCandidate, from_name: DateCandidate | None) -> 
             offset = int(quarter // 60)
             value = video.value + timedelta(minutes=offset)
             return replace(video, value=value, offset_minutes=offset, utc=False), "UTC offset inferred from file name"
-    offset = _local_offset_minutes(video.value)
+    offset = _local_offset_minutes(video.value, zone)
     value = video.value + timedelta(minutes=offset)
     note = "video UTC time shown in the server's time zone"
     return replace(video, value=value, utc=False, confidence=CONFIDENCE["video_created_utc"]), note
@@ -246,8 +249,12 @@ def capture_date(
     path: str,
     mtime_ns: int | None,
     now: datetime | None = None,
+    zone: tzinfo | None = None,
 ) -> CaptureDate:
     """Pick the best capture date among the embedded candidates, the file and folder names and the mtime.
+
+    ``zone`` is the library's time zone: instants (the mtime, a video's UTC creation time) become wall-clock
+    time there. None uses this process's zone.
 
     Sentinel dates (1970-01-01, 1980-01-01, 2000-01-01 00:00:00) and future dates are flagged and only used
     when nothing else is known. The result is flagged suspicious, and its confidence halved, when an
@@ -259,10 +266,10 @@ def capture_date(
     candidates = list(embedded)
     for index, candidate in enumerate(candidates):
         if candidate.source == "video_created":
-            candidates[index], note = _video_wall_clock(candidate, from_name)
+            candidates[index], note = _video_wall_clock(candidate, from_name, zone)
             if note:
                 notes.append(note)
-    for extra in (from_name, date_from_folders(path, now), date_from_mtime(mtime_ns) if mtime_ns else None):
+    for extra in (from_name, date_from_folders(path, now), date_from_mtime(mtime_ns, zone) if mtime_ns else None):
         if extra is not None:
             candidates.append(extra)
     if not candidates:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
@@ -19,21 +19,22 @@ from .walk import WalkEntry
 IN_FLIGHT_PER_WORKER = 4
 TASKS_PER_CHILD = 500  # recycle workers now and then: decoders can fragment memory
 
+NOTHING_KNOWN: frozenset[str] = frozenset()
+
 _options: AnalyzeOptions | None = None
-_known: frozenset[str] = frozenset()
 
 
-def _init_worker(options: AnalyzeOptions, known: frozenset[str]) -> None:
-    global _options, _known
-    _options, _known = options, known
+def _init_worker(options: AnalyzeOptions) -> None:
+    global _options
+    _options = options
 
 
-def _analyze_entry(entry: WalkEntry) -> FileAnalysis:
+def _analyze_entry(entry: WalkEntry, known: frozenset[str]) -> FileAnalysis:
     assert _options is not None
-    return analyze_file(entry.path, _options, _known, entry.size, entry.mtime_ns)
+    return analyze_file(entry.path, _options, known, entry.size, entry.mtime_ns)
 
 
-def _executor(workers: int, options: AnalyzeOptions, known: frozenset[str]) -> ProcessPoolExecutor:
+def _executor(workers: int, options: AnalyzeOptions) -> ProcessPoolExecutor:
     # forkserver: workers start from a clean process, not a fork of one holding database connections.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["catalog.media.pool"])
@@ -41,24 +42,26 @@ def _executor(workers: int, options: AnalyzeOptions, known: frozenset[str]) -> P
         workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(options, known),
+        initargs=(options,),
         max_tasks_per_child=TASKS_PER_CHILD,
     )
 
 
-def _crashed(entry: WalkEntry) -> FileAnalysis:
+def _failed(entry: WalkEntry, message: str) -> FileAnalysis:
     result = FileAnalysis(path=entry.path, size=entry.size, mtime_ns=entry.mtime_ns)
-    result.add_problem(
-        Problem.CRASHED, "the process analyzing this file died (decoder crash or out of memory); it was skipped"
-    )
+    result.add_problem(Problem.CRASHED, message)
     return result
+
+
+def _crashed(entry: WalkEntry) -> FileAnalysis:
+    return _failed(entry, "the process analyzing this file died (decoder crash or out of memory); it was skipped")
 
 
 def _isolated(entry: WalkEntry, options: AnalyzeOptions, known: frozenset[str]) -> FileAnalysis:
     """Analyze one suspect file alone in a fresh process."""
-    executor = _executor(1, options, known)
+    executor = _executor(1, options)
     try:
-        return executor.submit(_analyze_entry, entry).result()
+        return executor.submit(_analyze_entry, entry, known).result()
     except BrokenProcessPool:
         return _crashed(entry)
     finally:
@@ -66,27 +69,29 @@ def _isolated(entry: WalkEntry, options: AnalyzeOptions, known: frozenset[str]) 
 
 
 def analyze_many(
-    entries: list[WalkEntry], options: AnalyzeOptions, known: frozenset[str], workers: int
+    entries: list[WalkEntry], options: AnalyzeOptions, known: Mapping[int, frozenset[str]], workers: int
 ) -> Generator[FileAnalysis, None, None]:
     """Analyze entries on ``workers`` processes (inline for one), yielding results as they finish.
 
+    ``known`` maps a file size to the sha256s the catalog already knows at that size: identical content has
+    identical size, so each file is sent only the few (usually zero) digests it could match.
     Closing the generator early (a cancelled job) stops the pool.
     """
     if workers <= 1:
-        _init_worker(options, known)
+        _init_worker(options)
         for entry in entries:
-            yield _analyze_entry(entry)
+            yield _analyze_entry(entry, known.get(entry.size, NOTHING_KNOWN))
         return
     # Biggest files first keeps every core busy to the end instead of waiting on one huge file at the tail.
     pending = deque(sorted(entries, key=lambda entry: entry.size, reverse=True))
     count = min(workers, len(pending)) or 1
-    executor = _executor(count, options, known)
+    executor = _executor(count, options)
     in_flight: dict[Future, WalkEntry] = {}
     try:
         while pending or in_flight:
             while pending and len(in_flight) < count * IN_FLIGHT_PER_WORKER:
                 entry = pending.popleft()
-                in_flight[executor.submit(_analyze_entry, entry)] = entry
+                in_flight[executor.submit(_analyze_entry, entry, known.get(entry.size, NOTHING_KNOWN))] = entry
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             broken = False
             for future in done:
@@ -95,6 +100,8 @@ def analyze_many(
                 except BrokenProcessPool:
                     broken = True
                     continue
+                except Exception as exc:  # e.g. a result that cannot be sent back: this file only
+                    result = _failed(in_flight[future], f"{type(exc).__name__}: {exc}")
                 del in_flight[future]
                 yield result
             if broken:
@@ -103,7 +110,7 @@ def analyze_many(
                 in_flight.clear()
                 executor.shutdown(wait=False, cancel_futures=True)
                 for entry in suspects:
-                    yield _isolated(entry, options, known)
-                executor = _executor(count, options, known)
+                    yield _isolated(entry, options, known.get(entry.size, NOTHING_KNOWN))
+                executor = _executor(count, options)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)

@@ -22,6 +22,7 @@ from .isobmff import boxes as _boxes
 
 MP4_EPOCH = datetime(1904, 1, 1)
 MKV_EPOCH = datetime(2001, 1, 1)
+MP4_MAX_SECONDS = 6_000_000_000  # about the year 2094: larger creation times are garbage
 MAX_HEADER_BOX = 64 << 20  # a moov box larger than this is not metadata we want to read into memory
 
 
@@ -77,6 +78,8 @@ _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"udta", b"edts"}
 
 
 def _read(handle: BinaryIO, offset: int, size: int) -> bytes:
+    if size < 0:
+        raise VideoParseError(f"metadata box at {offset} is smaller than its own header")
     if size > MAX_HEADER_BOX:
         raise VideoParseError(f"metadata box of {size} bytes is implausibly large")
     handle.seek(offset)
@@ -89,7 +92,7 @@ def _parse_mvhd(data: bytes, info: VideoInfo) -> None:
         created, _modified, timescale, duration = struct.unpack(">QQIQ", data[4:32])
     else:
         created, _modified, timescale, duration = struct.unpack(">IIII", data[4:20])
-    if created and info.created is None:
+    if created and info.created is None and created < MP4_MAX_SECONDS:
         value = MP4_EPOCH + timedelta(seconds=created)
         if value.year >= 1971:  # 0 and small values mean "never set"
             info.created = value
@@ -132,14 +135,16 @@ def _parse_keys_and_ilst(handle: BinaryIO, offset: int, size: int, info: VideoIn
             data = _read(handle, payload, length)
             (count,) = struct.unpack(">I", data[4:8])
             at = 8
-            for _ in range(count):
+            while len(keys) < count and at + 8 <= len(data):  # the box bounds the count, whatever it claims
                 (entry_size,) = struct.unpack(">I", data[at : at + 4])
+                if entry_size < 8:
+                    raise VideoParseError(f"QuickTime metadata key of invalid size {entry_size}")
                 keys.append(data[at + 8 : at + entry_size].decode("utf-8", "replace"))
                 at += entry_size
         elif kind == b"ilst":
             for index, item_payload, item_length in _boxes(handle, payload, payload + length):
                 for data_kind, data_payload, data_length in _boxes(handle, item_payload, item_payload + item_length):
-                    if data_kind == b"data":
+                    if data_kind == b"data" and data_length >= 8:
                         items[struct.unpack(">I", index)[0]] = _read(handle, data_payload + 8, data_length - 8)
     for number, value in items.items():
         if not 1 <= number <= len(keys):

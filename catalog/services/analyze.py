@@ -8,15 +8,17 @@ most one batch and the next run carries on where it stopped.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from catalog.media.analyze import (
@@ -35,6 +37,8 @@ from catalog.media.video import tool_path
 from catalog.media.walk import WalkEntry, walk_media
 from catalog.models import Asset, AssetStatus, Catalog
 from jobs.progress import NullReporter, ProgressReporter
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 # Postgres cannot index a key over ~2700 bytes; one such path would fail its whole batch, so it is refused alone.
@@ -57,8 +61,8 @@ UPSERT_FIELDS = [
 # Problems that can go away without the file changing (permissions fixed, a drive plugged back in): such rows
 # are looked at again on every run instead of being skipped as unchanged.
 TRANSIENT_PROBLEMS = {
-    Problem.UNREADABLE, Problem.TOO_LARGE, Problem.BROKEN_LINK, Problem.SYMLINK_LOOP, Problem.UNDECODABLE_NAME,
-    Problem.CRASHED,
+    Problem.UNREADABLE, Problem.OUT_OF_MEMORY, Problem.BROKEN_LINK, Problem.SYMLINK_LOOP, Problem.UNDECODABLE_NAME,
+    Problem.CRASHED, Problem.UNSTORABLE,
 }  # fmt: skip
 
 
@@ -217,7 +221,7 @@ def catalog_analyze(
     gone = [path for path in known_rows if path not in seen_paths and _under(path, roots)]
     summary.missing = _mark_missing(catalog, gone)
 
-    known_sha256 = _known_contents(catalog) if to_analyze else frozenset()
+    known_sha256 = _known_contents(catalog, {entry.size for entry in to_analyze}) if to_analyze else {}
     total = len(to_analyze)
     reporter.update(phase="analyze", current=0, total=total, message="")
     pending: list[FileAnalysis] = []
@@ -243,10 +247,14 @@ def catalog_analyze(
     return summary
 
 
-def _known_contents(catalog: Catalog) -> frozenset[str]:
-    """Contents the catalog has fully analyzed: a file with one of these is not decoded again."""
+def _known_contents(catalog: Catalog, sizes: set[int]) -> dict[int, frozenset[str]]:
+    """Contents the catalog has fully analyzed, by file size, for the sizes about to be read."""
     rows = Asset.objects.filter(catalog=catalog, problem_kind="", analyzed_at__isnull=False).exclude(sha256="")
-    return frozenset(rows.values_list("sha256", flat=True).distinct())
+    known: dict[int, set[str]] = {}
+    for size, sha256 in rows.values_list("size", "sha256").distinct().iterator(chunk_size=10_000):
+        if size in sizes:
+            known.setdefault(size, set()).add(sha256)
+    return {size: frozenset(digests) for size, digests in known.items()}
 
 
 def _under(path: str, roots: list[str]) -> bool:
@@ -291,10 +299,45 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
         asset.status = AssetStatus.PROBLEM if result.problem_kind else AssetStatus.OK
         _apply_date(asset, dates_from_exif_subset(asset.exif or {}), result.mtime_ns)
         assets.append(asset)
-    with transaction.atomic():
-        Asset.objects.bulk_create(
-            assets, update_conflicts=True, unique_fields=["catalog", "path"], update_fields=UPSERT_FIELDS
-        )
+    try:
+        with transaction.atomic():
+            _upsert(assets)
+    except DatabaseError:
+        # One row the database refuses must not cost the batch: write them one by one, and record the refused
+        # ones as problems (their files are looked at again next run).
+        for asset in assets:
+            try:
+                with transaction.atomic():
+                    _upsert([asset])
+            except DatabaseError as exc:
+                logger.warning("cannot store %s: %s", asset.path, exc)
+                _upsert_refused(asset, exc)
+
+
+def _upsert(assets: list[Asset]) -> None:
+    Asset.objects.bulk_create(
+        assets, update_conflicts=True, unique_fields=["catalog", "path"], update_fields=UPSERT_FIELDS
+    )
+
+
+def _upsert_refused(asset: Asset, exc: DatabaseError) -> None:
+    refused = Asset(
+        catalog_id=asset.catalog_id,
+        path=asset.path,
+        size=asset.size,
+        mtime_ns=asset.mtime_ns,
+        sha256=asset.sha256,
+        status=AssetStatus.PROBLEM,
+        problem_kind=Problem.UNSTORABLE,
+        problem_message=f"the database refused this file's metadata: {str(exc).splitlines()[0][:200]}",
+        analyzed_at=asset.analyzed_at,
+        updated_at=asset.updated_at,
+    )
+    try:
+        with transaction.atomic():
+            _upsert([refused])
+    except DatabaseError:
+        logger.exception("cannot store even a problem row for %s", asset.path)
 
 
 def _apply_path_facts(asset: Asset, result: FileAnalysis) -> None:
@@ -330,7 +373,7 @@ def _apply_analysis(asset: Asset, result: FileAnalysis) -> None:
 
 
 def _apply_date(asset: Asset, embedded, mtime_ns: int) -> None:
-    date = capture_date(embedded, asset.path, mtime_ns)
+    date = capture_date(embedded, asset.path, mtime_ns, zone=ZoneInfo(settings.VAM_TIME_ZONE))
     # Wall-clock time, labelled UTC only because the column is time-zone aware (see Asset).
     asset.taken_at = date.taken_at.replace(tzinfo=UTC) if date.taken_at else None
     asset.taken_at_offset = date.offset_minutes

@@ -61,7 +61,7 @@ def thumbnails_generate(
         if Path(path).is_file():
             todo.append(WalkEntry(path, size, mtime_ns))
     reporter.update(phase="thumbnails", current=0, total=len(todo))
-    for done, result in enumerate(analyze_many(todo, options, frozenset(), worker_count(workers)), start=1):
+    for done, result in enumerate(analyze_many(todo, options, {}, worker_count(workers)), start=1):
         if result.thumbnails:
             summary.written += 1
         elif not all(thumbnail_path(options.thumbnails_root or "", s, result.sha256, fmt).exists() for s in sizes):

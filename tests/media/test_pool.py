@@ -28,8 +28,8 @@ def test_two_workers_match_one_worker(library: Path, tmp_path: Path) -> None:
     assert len(entries) == 8
     options = AnalyzeOptions(thumbnails_root=str(tmp_path / "thumbs"), sizes=(64,))
 
-    inline = {result.path: result for result in analyze_many(entries, options, frozenset(), workers=1)}
-    pooled = list(analyze_many(entries, options, frozenset(), workers=2))
+    inline = {result.path: result for result in analyze_many(entries, options, {}, workers=1)}
+    pooled = list(analyze_many(entries, options, {}, workers=2))
 
     assert sorted(result.path for result in pooled) == sorted(entry.path for entry in entries)
     assert len(pooled) == len(entries)
@@ -49,12 +49,25 @@ def test_two_workers_match_one_worker(library: Path, tmp_path: Path) -> None:
 def test_known_content_is_reused_not_recomputed(library: Path) -> None:
     build_library(library)
     entries = list(walk_media([str(library)]))
-    first = {result.path: result for result in analyze_many(entries, AnalyzeOptions(), frozenset(), workers=1)}
-    known = frozenset(result.sha256 for result in first.values() if result.dhash is not None)
+    first = {result.path: result for result in analyze_many(entries, AnalyzeOptions(), {}, workers=1)}
+    known: dict[int, frozenset[str]] = {}
+    for result in first.values():
+        if result.dhash is not None:
+            known[result.size] = known.get(result.size, frozenset()) | {result.sha256}
     again = list(analyze_many(entries, AnalyzeOptions(), known, workers=2))
     reused = [result for result in again if result.reused]
     assert len(reused) == 6
     assert all(result.sha256 == first[result.path].sha256 and result.dhash is None for result in reused)
+
+
+def test_known_content_of_another_size_is_not_matched(library: Path) -> None:
+    build_library(library)
+    entries = list(walk_media([str(library)]))
+    first = {result.path: result for result in analyze_many(entries, AnalyzeOptions(), {}, workers=1)}
+    # The right digests filed under the wrong sizes: a file is only ever compared with contents of its own size.
+    known = {result.size + 1: frozenset({result.sha256}) for result in first.values() if result.dhash is not None}
+    again = list(analyze_many(entries, AnalyzeOptions(), known, workers=2))
+    assert not any(result.reused for result in again)
 
 
 def _kill_readers_of(path: Path) -> int:
@@ -80,9 +93,7 @@ def test_a_worker_killed_mid_file_costs_only_that_file(library: Path, tmp_path: 
     entries.append(WalkEntry(str(trap), size=10, mtime_ns=1))
     options = AnalyzeOptions(thumbnails_root=str(tmp_path / "thumbs"), sizes=(64,))
     results: list = []
-    runner = threading.Thread(
-        target=lambda: results.extend(analyze_many(entries, options, frozenset(), workers=2)), daemon=True
-    )
+    runner = threading.Thread(target=lambda: results.extend(analyze_many(entries, options, {}, workers=2)), daemon=True)
     runner.start()
     kills = 0
     writers: list[int] = []

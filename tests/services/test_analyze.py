@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from catalog.media import analyze as media_analyze
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset
 from catalog.services.exports import asset_record
@@ -255,3 +256,36 @@ def test_path_too_long_to_index_is_reported_and_the_rest_is_cataloged(library, c
 
     assert [Path(path).name for path in catalog.assets.values_list("path", flat=True)] == ["near.jpg"]
     assert len(summary.walk_errors) == 1 and "longer than 2400 bytes" in summary.walk_errors[0]
+
+
+def test_a_row_the_database_refuses_costs_that_file_only(library, catalog_dir, monkeypatch):
+    good = [plain_photo(library / f"good_{index}.jpg", color=(40 * index, 90, 200)) for index in range(3)]
+    bad = camera_photo(library / "bad.jpg", make="Canon")
+    real_sanitize = media_analyze.sanitize
+
+    def leave_one_nul(result):
+        real_sanitize(result)
+        if result.path == str(bad):
+            result.camera_make = "Can\x00on"  # what an unchecked header would carry: Postgres refuses NUL in text
+
+    monkeypatch.setattr(media_analyze, "sanitize", leave_one_nul)
+
+    catalog, summary = analyze(catalog_dir, library)
+
+    stored = {Path(asset.path).name: asset for asset in catalog.assets.all()}
+    assert sorted(stored) == ["bad.jpg", "good_0.jpg", "good_1.jpg", "good_2.jpg"]
+    assert all(stored[path.name].status == "ok" and stored[path.name].dhash is not None for path in good)
+    assert stored["bad.jpg"].status == "problem" and stored["bad.jpg"].problem_kind == "unstorable"
+    assert "database refused" in stored["bad.jpg"].problem_message
+
+
+def test_mtime_dates_are_wall_clock_in_the_library_time_zone(library, catalog_dir, settings):
+    photo = plain_photo(library / "scan.jpg")
+    instant = datetime(2020, 6, 2, 3, 30, tzinfo=UTC).timestamp()  # 23:30 the evening before in New York
+    os.utime(photo, (instant, instant))
+    settings.VAM_TIME_ZONE = "America/New_York"
+
+    catalog, _ = analyze(catalog_dir, library)
+
+    record = asset_record(catalog.assets.get())
+    assert (record["taken_at"], record["date_source"]) == ("2020-06-01T23:30:00", "mtime")
