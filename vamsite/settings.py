@@ -79,14 +79,21 @@ def secret_key(data_dir: Path) -> str:
     if os.environ.get("DATABASE_URL"):
         raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DATABASE_URL is set")
     key_file = data_dir / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    if not key_file.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Written whole under a temporary name, then linked into place: two processes starting at once agree on
+        # whichever key was linked first, and nobody ever reads a half-written file.
+        temporary = data_dir / f".secret_key.{os.getpid()}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        try:
+            os.link(temporary, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    return key_file.read_text().strip()
 
 
 def machine_time_zone() -> str:

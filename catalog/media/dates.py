@@ -99,6 +99,17 @@ def parse_exif_datetime(text: str | None) -> datetime | None:
     return value
 
 
+_TRAILING_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})\s*$")
+
+
+def trailing_offset(text: str) -> str:
+    """The zone suffix of an ISO/XMP date ("…14:22:33.123+02:00" -> "+02:00"; "Z" -> "+00:00"), or ""."""
+    match = _TRAILING_OFFSET.search(text[19:]) if len(text) > 19 else None
+    if not match:
+        return ""
+    return "+00:00" if match.group(1) == "Z" else match.group(1)
+
+
 def parse_offset(text: str | None) -> int | None:
     """EXIF OffsetTime ("+02:00", "-0530") in minutes east of UTC."""
     if not text:
@@ -118,9 +129,11 @@ _SEP = r"[-_.]"
 _FILENAME_DATETIME = [
     # IMG_20190315_142233, VID_20190315_142233, PXL_20190315_142233123, 20190315_142233, 20190315142233
     re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})[_\-T ]?(\d{2})(\d{2})(\d{2})(?:\d{1,3})?(?!\d)"),
-    # 2019-03-15 14.22.33, 2019-03-15_14-22-33, Screenshot_2019-03-15-14-22-33, signal-2019-03-15-142233
+    # 2019-03-15 14.22.33, 2019-03-15_14-22-33, Screenshot_2019-03-15-14-22-33, signal-2019-03-15-142233,
+    # "Screenshot 2019-03-15 at 14.22.33" (macOS)
     re.compile(
-        rf"(?<!\d)(\d{{4}}){_SEP}(\d{{2}}){_SEP}(\d{{2}})[ _T\-.](\d{{2}})[.\-:_h]?(\d{{2}})[.\-:_m]?(\d{{2}})(?!\d)"
+        rf"(?<!\d)(\d{{4}}){_SEP}(\d{{2}}){_SEP}(\d{{2}})(?:[ _T\-.]|\s+at\s+)"
+        r"(\d{2})[.\-:_h]?(\d{2})[.\-:_m]?(\d{2})(?!\d)"
     ),
 ]
 _FILENAME_DATE = [

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dates import CONFIDENCE, DateCandidate, parse_exif_datetime, parse_offset
+from .dates import CONFIDENCE, DateCandidate, parse_exif_datetime, parse_offset, trailing_offset
 
 # Tag numbers (EXIF 2.32).
 MAKE, MODEL, ORIENTATION, DATETIME, SOFTWARE = 0x010F, 0x0110, 0x0112, 0x0132, 0x0131
@@ -246,9 +246,9 @@ def apply_xmp(meta: ImageMetadata, xmp: bytes | str) -> None:
         text = match.group(1).decode("ascii", "replace")
         if parse_exif_datetime(text):
             meta.exif[key] = text[:19]
-            offset = parse_offset(text[19:]) if len(text) > 19 else None
-            if offset is not None:
-                meta.exif["OffsetTimeOriginal" if key == "DateTimeOriginal" else "OffsetTimeDigitized"] = text[19:]
+            suffix = trailing_offset(text)
+            if parse_offset(suffix) is not None:
+                meta.exif["OffsetTimeOriginal" if key == "DateTimeOriginal" else "OffsetTimeDigitized"] = suffix
 
 
 def metadata_from_exifread(tags: dict) -> ImageMetadata:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
-from .dates import parse_exif_datetime, parse_offset
+from .dates import parse_exif_datetime, parse_offset, trailing_offset
 from .isobmff import boxes as _boxes
 
 MP4_EPOCH = datetime(1904, 1, 1)
@@ -69,7 +69,7 @@ def _set_local_creation(info: VideoInfo, text: str) -> None:
     if value:
         info.created = value
         info.created_is_utc = False
-        info.created_offset = parse_offset(text[19:]) if len(text) > 19 else None
+        info.created_offset = parse_offset(trailing_offset(text))
 
 
 # ISO BMFF --------------------------------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def parse_bmff(handle: BinaryIO, file_size: int) -> VideoInfo:
                 info.gps = info.gps or parse_iso6709(_parse_udta_text(_read(handle, payload, min(length, 256))))
             elif kind == b"\xa9day" and info.created_is_utc:
                 text = _parse_udta_text(_read(handle, payload, min(length, 256)))
-                if len(text) > 19 and text[19] in "+-":
+                if trailing_offset(text):
                     _set_local_creation(info, text)
             elif kind == b"\xa9mak":
                 info.make = info.make or _parse_udta_text(_read(handle, payload, min(length, 256))).strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -90,12 +91,13 @@ def _walk_dir(directory, excluded, visited, ancestors, errors) -> Iterator[WalkE
             continue
         if extension_of(name) not in MEDIA_EXTENSIONS:
             continue
-        yield _file_entry(entry)
+        if (found := _file_entry(entry)) is not None:
+            yield found
     for subdirectory in subdirectories:
         yield from _walk_dir(subdirectory, excluded, visited, ancestors, errors)
 
 
-def _file_entry(entry: os.DirEntry) -> WalkEntry:
+def _file_entry(entry: os.DirEntry) -> WalkEntry | None:
     path = entry.path
     if not is_decodable(path):
         return WalkEntry(
@@ -106,9 +108,11 @@ def _file_entry(entry: os.DirEntry) -> WalkEntry:
     try:
         stat = entry.stat(follow_symlinks=True)
     except FileNotFoundError:
-        return WalkEntry(path, problem_kind=Problem.BROKEN_LINK, problem_message="symbolic link to a missing file")
+        if entry.is_symlink():
+            return WalkEntry(path, problem_kind=Problem.BROKEN_LINK, problem_message="symbolic link to a missing file")
+        return None  # deleted between the listing and now: nothing to catalog
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP: a link that points at itself
+        if exc.errno == errno.ELOOP:  # a link that points at itself
             return WalkEntry(path, problem_kind=Problem.SYMLINK_LOOP, problem_message="symbolic link loop")
         return WalkEntry(path, problem_kind=Problem.UNREADABLE, problem_message=f"cannot read file: {exc.strerror}")
     return WalkEntry(path, stat.st_size, stat.st_mtime_ns)

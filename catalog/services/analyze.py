@@ -345,6 +345,8 @@ def _apply_path_facts(asset: Asset, result: FileAnalysis) -> None:
     extension = extension_of(result.path)
     if asset.format.startswith("RAW/"):
         asset.format = f"RAW/{extension.upper()}"
+    elif asset.media_type == "video":
+        asset.format = extension.upper()
     message = extension_problem(asset.format, extension)
     if message:
         result.add_problem(Problem.WRONG_EXTENSION, message)

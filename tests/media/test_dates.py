@@ -16,6 +16,7 @@ from catalog.media.dates import (
     date_from_folders,
     parse_exif_datetime,
     parse_offset,
+    trailing_offset,
 )
 
 NOW = datetime(2024, 6, 1, 12, 0, 0)
@@ -47,6 +48,7 @@ def mtime_ns(value: datetime) -> int:
         "Screenshot_2019-03-15-14-22-33.png",
         "Screenshot_20190315-142233_Chrome.jpg",
         "signal-2019-03-15-142233.jpg",
+        "Screenshot 2019-03-15 at 14.22.33.png",
     ],
 )
 def test_file_name_with_date_and_time(name: str) -> None:
@@ -389,3 +391,28 @@ def test_confidence_differs_by_source() -> None:
     ]
     assert values == sorted(values, reverse=True)
     assert len(set(values)) == len(values)
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix"),
+    [
+        ("2019-03-15T14:22:33+02:00", "+02:00"),
+        ("2019-03-15T14:22:33.123+02:00", "+02:00"),
+        ("2019-03-15T14:22:33.5-0530", "-0530"),
+        ("2019-03-15T14:22:33Z", "+00:00"),
+        ("2019-03-15T14:22:33", ""),
+        ("2019-03-15T14:22:33.123", ""),
+    ],
+)
+def test_zone_suffix_survives_fractional_seconds(text: str, suffix: str) -> None:
+    assert trailing_offset(text) == suffix
+
+
+def test_mtime_is_read_in_the_library_time_zone_not_the_process_one() -> None:
+    from zoneinfo import ZoneInfo
+
+    instant = int(datetime(2020, 6, 2, 3, 30).replace(tzinfo=ZoneInfo("UTC")).timestamp()) * 1_000_000_000
+    new_york = capture_date([], "/photos/scan.jpg", instant, NOW, zone=ZoneInfo("America/New_York"))
+    tokyo = capture_date([], "/photos/scan.jpg", instant, NOW, zone=ZoneInfo("Asia/Tokyo"))
+    assert new_york.taken_at == datetime(2020, 6, 1, 23, 30)
+    assert tokyo.taken_at == datetime(2020, 6, 2, 12, 30)

@@ -6,6 +6,7 @@ import builtins
 import hashlib
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -313,3 +314,21 @@ def test_copy_whose_known_twin_vanished_mid_run_is_analyzed_in_full(library, cat
     assert row.status == "ok"
     assert (row.width, row.height, row.dhash, row.phash) == (twin.width, twin.height, twin.dhash, twin.phash)
     assert row.camera_make == twin.camera_make and row.exif == twin.exif
+
+
+def test_renamed_copy_of_a_known_clip_takes_its_own_format(library, catalog_dir, tmp_path):
+    from tests.media.test_hostile import box, mvhd, tkhd
+
+    clip = library / "clip.mp4"
+    clip.write_bytes(
+        box(b"ftyp", b"isom\0\0\0\0")
+        + box(b"moov", box(b"mvhd", mvhd(3_700_000_000)) + box(b"trak", box(b"tkhd", tkhd(320, 240))))
+    )
+    catalog, _ = analyze(catalog_dir, library)
+    shutil.copyfile(clip, library / "clip.mov")
+
+    _, summary = analyze(catalog_dir, library)
+
+    assert summary.reused == 1
+    formats = {Path(path).name: fmt for path, fmt in catalog.assets.values_list("path", "format")}
+    assert formats == {"clip.mp4": "MP4", "clip.mov": "MOV"}
