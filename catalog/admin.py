@@ -3,6 +3,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
+from catalog.media.analyze import Problem
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, Catalog
 
@@ -21,12 +22,27 @@ class CatalogAdmin(admin.ModelAdmin):
         return catalog.asset_total  # type: ignore[attr-defined]
 
 
+class ProblemKindFilter(admin.SimpleListFilter):
+    """Lists the known kinds instead of a SELECT DISTINCT over every asset on each page load."""
+
+    title = "problem kind"
+    parameter_name = "problem_kind"
+
+    def lookups(self, request, model_admin):
+        kinds = [value for name, value in vars(Problem).items() if name.isupper()]
+        return [(kind, kind.replace("_", " ")) for kind in kinds]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(problem_kind=self.value()) if self.value() else queryset
+
+
 @admin.register(Asset)
 class AssetAdmin(admin.ModelAdmin):
     list_display = ["preview", "path", "media_type", "format", "width", "height", "taken_at", "date_source", "status"]
     list_display_links = ["path"]
-    list_filter = ["status", "media_type", "format", "date_source", "date_suspicious", "problem_kind", "catalog"]
-    search_fields = ["path", "sha256", "camera_make", "camera_model"]
+    list_filter = ["status", "media_type", "date_source", "date_suspicious", ProblemKindFilter, "catalog"]
+    search_fields = ["path", "sha256", "format", "camera_make", "camera_model"]
+    ordering = ["catalog", "path"]  # the (catalog, path) unique index serves this order
     date_hierarchy = "taken_at"
     list_select_related = ["catalog"]
     show_full_result_count = False  # COUNT(*) over millions of rows on every page is slow

@@ -204,6 +204,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAM_DATA_DIR / "static"
+try:  # collectstatic fills it; WhiteNoise serves from the app folders until then, and warns if it is absent
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 

@@ -19,12 +19,16 @@ class ThumbnailSummary:
     skipped: int = 0
     written: int = 0
     failed: int = 0
+    changed: int = 0
 
     def line(self) -> str:
-        return (
+        text = (
             f"{self.contents} distinct files: thumbnails written for {self.written}, "
             f"{self.skipped} already had them, {self.failed} could not be decoded"
         )
+        if self.changed:
+            text += f"; {self.changed} changed since they were analyzed: run analyze again"
+        return text
 
 
 def thumbnails_generate(
@@ -48,6 +52,7 @@ def thumbnails_generate(
         .values_list("sha256", "path", "size", "mtime_ns")
     )
     todo: list[WalkEntry] = []
+    expected: dict[str, str] = {}  # path -> the sha256 its row records
     seen: set[str] = set()
     for sha256, path, size, mtime_ns in rows.iterator(chunk_size=5000):
         if sha256 in seen:
@@ -60,11 +65,18 @@ def thumbnails_generate(
             continue
         if Path(path).is_file():
             todo.append(WalkEntry(path, size, mtime_ns))
+            expected[path] = sha256
     reporter.update(phase="thumbnails", current=0, total=len(todo))
-    for done, result in enumerate(analyze_many(todo, options, {}, worker_count(workers)), start=1):
-        if result.thumbnails:
+    results = analyze_many(todo, options, {}, worker_count(workers))
+    for done, result in enumerate(results, start=1):
+        if result.sha256 != expected[result.path]:
+            summary.changed += 1  # its thumbnails are filed under the new content; analyze will point the row there
+        elif result.thumbnails:
             summary.written += 1
         elif not all(thumbnail_path(options.thumbnails_root or "", s, result.sha256, fmt).exists() for s in sizes):
             summary.failed += 1
         reporter.update(phase="thumbnails", current=done, total=len(todo))
+        if reporter.is_cancelled():
+            results.close()  # stops the pool
+            break
     return summary

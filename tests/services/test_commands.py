@@ -234,3 +234,14 @@ def test_ensure_admin_without_a_password_prints_a_generated_one(monkeypatch):
     admin = get_user_model().objects.get(username="boss")
     password = out.split("shown only this once: ", 1)[1].strip()
     assert len(password) >= 12 and admin.check_password(password)
+
+
+def test_generate_thumbnails_reports_files_changed_since_analyze(library, catalog_dir):
+    photo = camera_photo(library / "a.jpg")
+    run("analyze", str(catalog_dir), "-s", str(library), "--workers", "1", "--no-thumbnails")
+    camera_photo(photo, color=(10, 200, 90))  # edited after the analysis
+
+    out, _ = run("generate_thumbnails", str(catalog_dir), "--workers", "1")
+
+    assert "1 changed since they were analyzed: run analyze again" in out
+    assert "thumbnails written for 0" in out
