@@ -118,7 +118,7 @@ def engine_inline(entries: list[WalkEntry], options: AnalyzeOptions) -> PassResu
 def engine_pool(entries: list[WalkEntry], options: AnalyzeOptions, workers: int) -> PassResult:
     result = PassResult(0.0)
     start = time.perf_counter()
-    for analysis in analyze_many(entries, options, NO_KNOWN, workers):
+    for analysis in analyze_many(entries, options, {}, workers):
         _record(result, analysis)
     result.seconds = time.perf_counter() - start
     return result

@@ -1,0 +1,24 @@
+"""The benchmark commands run and print their figures (speed itself is measured in bench/, never asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import make_jpeg
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_analyze_benchmark_prints_engine_and_naive_figures(tmp_path):
+    for index in range(3):
+        make_jpeg(tmp_path / "photos" / f"IMG_{index}.jpg", size=(320, 240), color=(60 * index, 100, 200))
+    command = [sys.executable, "-m", "bench.analyze", "--corpus", str(tmp_path / "photos"), "--repeat", "1"]
+    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    figures = dict(line.split("=", 1) for line in completed.stdout.splitlines() if "=" in line and " " not in line)
+    assert figures["files"] == "3"
+    assert float(figures["engine_files_per_s_1proc"]) > 0
+    assert float(figures["naive_files_per_s"]) > 0
+    assert float(figures["ratio_1proc"]) > 0
