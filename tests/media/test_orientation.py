@@ -80,13 +80,16 @@ def read_thumbnail(root: Path, size: int, sha256: str) -> Image.Image:
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
-def test_jpeg_thumbnail_is_upright(tmp_path: Path, orientation: int) -> None:
-    path = tmp_path / f"o{orientation}.jpg"
-    stored_picture(orientation).save(path, "JPEG", quality=95, exif=orientation_exif(orientation))
+@pytest.mark.parametrize(("fmt", "ext"), [("JPEG", "jpg"), ("AVIF", "avif")])
+def test_thumbnail_is_upright(tmp_path: Path, orientation: int, fmt: str, ext: str) -> None:
+    """Pillow leaves JPEG and AVIF pixels as stored and reports the tag: the engine must turn them."""
+    path = tmp_path / f"o{orientation}.{ext}"
+    stored_picture(orientation).save(path, fmt, quality=95, exif=orientation_exif(orientation))
     root = tmp_path / "thumbs"
     result = analyze_file(str(path), AnalyzeOptions(thumbnails_root=str(root), sizes=(64,)))
     assert result.problem_kind == ""
-    assert result.orientation == orientation
+    assert result.format == fmt
+    assert (result.orientation or 1) == orientation  # AVIF drops an Orientation of 1
     assert (result.width, result.height) == (120, 60)
     assert result.thumbnails == [64]
     thumbnail = read_thumbnail(root, 64, result.sha256)
@@ -152,17 +155,5 @@ def test_heic_thumbnail_is_upright_not_rotated_twice(tmp_path: Path, orientation
     result = analyze_file(str(path), AnalyzeOptions(thumbnails_root=str(root), sizes=(64,)))
     assert result.problem_kind == ""
     assert result.format == "HEIC"
-    assert (result.width, result.height) == (120, 60)
-    assert_upright(read_thumbnail(root, 64, result.sha256))
-
-
-@pytest.mark.parametrize("orientation", range(1, 9))
-def test_avif_thumbnail_is_upright(tmp_path: Path, orientation: int) -> None:
-    path = tmp_path / f"o{orientation}.avif"
-    stored_picture(orientation).save(path, "AVIF", quality=95, exif=orientation_exif(orientation))
-    root = tmp_path / "thumbs"
-    result = analyze_file(str(path), AnalyzeOptions(thumbnails_root=str(root), sizes=(64,)))
-    assert result.problem_kind == ""
-    assert result.format == "AVIF"
     assert (result.width, result.height) == (120, 60)
     assert_upright(read_thumbnail(root, 64, result.sha256))
