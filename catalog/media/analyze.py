@@ -300,9 +300,8 @@ def _analyze_pillow(result: FileAnalysis, data: bytes, extension: str, options: 
         if image is None:
             return
         result.format = "HEIC" if image.format == "HEIF" else (image.format or extension.upper())
-        allowed = FORMAT_EXTENSIONS.get(image.format or "")
-        if allowed is not None and extension not in allowed:
-            result.add_problem(Problem.WRONG_EXTENSION, f"the file is {image.format} but its name ends in .{extension}")
+        if message := extension_problem(image.format or "", extension):
+            result.add_problem(Problem.WRONG_EXTENSION, message)
         try:
             result.apply_metadata(exif_meta.metadata_from_pillow(image))
         except Exception as exc:  # metadata must never cost us the pixels

@@ -221,12 +221,12 @@ def catalog_analyze(
     gone = [path for path in known_rows if path not in seen_paths and _under(path, roots)]
     summary.missing = _mark_missing(catalog, gone)
 
-    known_sha256 = _known_contents(catalog, {entry.size for entry in to_analyze}) if to_analyze else {}
+    known_contents = _known_contents(catalog, {entry.size for entry in to_analyze}) if to_analyze else {}
     total = len(to_analyze)
     reporter.update(phase="analyze", current=0, total=total, message="")
     pending: list[FileAnalysis] = []
     last_flush = time.monotonic()
-    results = analyze_many(to_analyze, options, known_sha256, worker_count(workers))
+    results = analyze_many(to_analyze, options, known_contents, worker_count(workers))
     for done, result in enumerate(results, start=1):
         pending.append(result)
         if len(pending) >= BATCH_SIZE or time.monotonic() - last_flush > BATCH_SECONDS:
