@@ -93,6 +93,7 @@ class Problem:
     TOO_LARGE = "too_large"
     OUT_OF_MEMORY = "out_of_memory"
     CRASHED = "crashed"
+    TIMED_OUT = "timed_out"
     UNSTORABLE = "unstorable"
 
 
@@ -106,6 +107,7 @@ class AnalyzeOptions:
     ffmpeg: str | None = None
     ffprobe: str | None = None
     force_thumbnails: bool = False  # rewrite thumbnails that exist
+    file_timeout: float = 300.0  # seconds one file may take in a worker process before it is given up
 
     @property
     def decode_size(self) -> int:

@@ -1,13 +1,15 @@
 """Run ``analyze_file`` over many files on a process pool (Django-free, so workers import only the media core).
 
-A file that kills its worker (a decoder crash, the kernel's OOM killer) must not stop the run or lose the other
-files: when the pool breaks, the files that were in flight are retried one at a time in a fresh process, and the
-one that kills that process too is reported as a problem.
+A file that kills its worker (a decoder crash, the kernel's OOM killer) or never finishes (a decoder stuck in a
+loop) must not stop the run or lose the other files: when the pool breaks or a file overruns
+``options.file_timeout``, the files that were in flight are retried one at a time in a fresh process, and the one
+that fails alone too is reported as a problem.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections import deque
 from collections.abc import Generator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -57,13 +59,32 @@ def _crashed(entry: WalkEntry) -> FileAnalysis:
     return _failed(entry, "the process analyzing this file died (decoder crash or out of memory); it was skipped")
 
 
+def _timed_out(entry: WalkEntry, limit: float) -> FileAnalysis:
+    result = FileAnalysis(path=entry.path, size=entry.size, mtime_ns=entry.mtime_ns)
+    result.add_problem(Problem.TIMED_OUT, f"analyzing this file took longer than {limit:.0f} s; it was skipped")
+    return result
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    """Kill the workers now, whatever they are doing (a decoder stuck in a loop never returns on its own)."""
+    terminate = getattr(executor, "terminate_workers", None)  # public from Python 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list(getattr(executor, "_processes", {}).values()):
+        process.kill()
+
+
 def _isolated(entry: WalkEntry, options: AnalyzeOptions, known: frozenset[str]) -> FileAnalysis:
-    """Analyze one suspect file alone in a fresh process."""
+    """Analyze one suspect file alone in a fresh process, within the per-file time limit."""
     executor = _executor(1, options)
     try:
-        return executor.submit(_analyze_entry, entry, known).result()
+        return executor.submit(_analyze_entry, entry, known).result(timeout=options.file_timeout)
     except BrokenProcessPool:
         return _crashed(entry)
+    except TimeoutError:
+        _terminate(executor)
+        return _timed_out(entry, options.file_timeout)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
 
@@ -87,12 +108,14 @@ def analyze_many(
     count = min(workers, len(pending)) or 1
     executor = _executor(count, options)
     in_flight: dict[Future, WalkEntry] = {}
+    submitted: dict[Future, float] = {}
     try:
         while pending or in_flight:
             while pending and len(in_flight) < count * IN_FLIGHT_PER_WORKER:
                 entry = pending.popleft()
-                in_flight[executor.submit(_analyze_entry, entry, known.get(entry.size, NOTHING_KNOWN))] = entry
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                future = executor.submit(_analyze_entry, entry, known.get(entry.size, NOTHING_KNOWN))
+                in_flight[future], submitted[future] = entry, time.monotonic()
+            done, _ = wait(in_flight, timeout=min(options.file_timeout, 5.0), return_when=FIRST_COMPLETED)
             broken = False
             for future in done:
                 try:
@@ -102,12 +125,18 @@ def analyze_many(
                     continue
                 except Exception as exc:  # e.g. a result that cannot be sent back: this file only
                     result = _failed(in_flight[future], f"{type(exc).__name__}: {exc}")
-                del in_flight[future]
+                del in_flight[future], submitted[future]
                 yield result
+            # Idle workers take queued files at once, so a file unfinished this long after it was handed over is
+            # stuck (or every worker is): stop the pool and sort the files in flight out one by one.
+            if not broken and submitted and time.monotonic() - min(submitted.values()) > options.file_timeout:
+                _terminate(executor)
+                broken = True
             if broken:
                 # Any file in flight may be the culprit: retry each alone, then carry on with a fresh pool.
                 suspects = list(in_flight.values())
                 in_flight.clear()
+                submitted.clear()
                 executor.shutdown(wait=False, cancel_futures=True)
                 for entry in suspects:
                     yield _isolated(entry, options, known.get(entry.size, NOTHING_KNOWN))

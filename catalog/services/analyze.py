@@ -137,6 +137,7 @@ def analyze_options(
         ffmpeg=tool_path(settings.VAM_FFMPEG),
         ffprobe=tool_path(settings.VAM_FFPROBE),
         force_thumbnails=force,
+        file_timeout=settings.VAM_ANALYZE_FILE_TIMEOUT,
     )
 
 

@@ -121,3 +121,20 @@ def test_a_worker_killed_mid_file_costs_only_that_file(library: Path, tmp_path: 
     assert "died" in by_path[str(trap)].problem_message
     healthy = [result for result in results if result.dhash is not None]
     assert len(healthy) == 6  # every other photo was analyzed, none lost with the broken pool
+
+
+def test_a_file_that_never_finishes_is_given_up_after_the_time_limit(library: Path, tmp_path: Path) -> None:
+    build_library(library)
+    entries = list(walk_media([str(library)]))
+    trap = library / "stuck.jpg"
+    os.mkfifo(trap)  # opening it for reading blocks forever: a decoder stuck on a hostile file
+    entries.append(WalkEntry(str(trap), size=10, mtime_ns=1))
+    options = AnalyzeOptions(thumbnails_root=str(tmp_path / "thumbs"), sizes=(64,), file_timeout=2)
+
+    results = list(analyze_many(entries, options, {}, workers=2))
+
+    by_path = {result.path: result for result in results}
+    assert sorted(by_path) == sorted(entry.path for entry in entries)
+    assert by_path[str(trap)].problem_kind == Problem.TIMED_OUT
+    assert "longer than 2 s" in by_path[str(trap)].problem_message
+    assert len([result for result in results if result.dhash is not None]) == 6
