@@ -55,6 +55,8 @@ class TerminalReporter:
         self.stream.flush()
 
     def _render(self, phase: str, current: int, total: int | None, message: str, elapsed: float) -> str:
+        if phase == "done":
+            return f"done: {current} files {message}".rstrip()
         rate = current / elapsed if elapsed > 0 else 0.0
         if total:
             fraction = min(current / total, 1.0)
