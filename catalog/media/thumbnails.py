@@ -9,7 +9,6 @@ from pathlib import Path
 
 from PIL import Image
 
-FORMATS = {"webp": "WEBP", "jpeg": "JPEG"}
 DEFAULT_SIZES = (256, 512)
 DEFAULT_QUALITY = 80
 
@@ -74,21 +73,3 @@ def write_thumbnail(
         return False
     _save_atomic(image, destination, fmt, quality)
     return True
-
-
-def write_thumbnails(
-    image: Image.Image,
-    sha256: str,
-    root: str | Path,
-    sizes: tuple[int, ...] | list[int] = DEFAULT_SIZES,
-    quality: int = DEFAULT_QUALITY,
-    fmt: str = "webp",
-    force: bool = False,
-) -> list[int]:
-    """Write one thumbnail per size (longest side) from an upright image; returns the sizes written."""
-    fitted = displayable(image, fmt)
-    return [
-        size
-        for size, thumb in shrink_chain(fitted, sizes)
-        if write_thumbnail(thumb, sha256, root, size, quality, fmt, force)
-    ]

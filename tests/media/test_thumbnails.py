@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from catalog.media.analyze import AnalyzeOptions, analyze_file
-from catalog.media.thumbnails import thumbnail_path, write_thumbnails
+from catalog.media.thumbnails import thumbnail_path
 from tests.conftest import make_jpeg
 
 
@@ -165,9 +165,11 @@ def test_palette_with_transparency_as_jpeg_is_opaque_rgb(tmp_path: Path) -> None
     assert green[1] > 200 and green[0] < 60
 
 
-def test_write_thumbnails_largest_first_from_an_rgba_image(tmp_path: Path) -> None:
-    image = Image.new("RGBA", (1000, 500), (10, 20, 30, 128))
-    written = write_thumbnails(image, "f" * 64, tmp_path, sizes=(100, 400, 100), fmt="webp")
-    assert written == [400, 100]
-    assert open_thumbnail(thumbnail_path(tmp_path, 100, "f" * 64)).size == (100, 50)
-    assert open_thumbnail(thumbnail_path(tmp_path, 400, "f" * 64)).mode == "RGBA"
+def test_thumbnails_largest_first_from_an_rgba_image(tmp_path: Path) -> None:
+    path = tmp_path / "logo.png"
+    Image.new("RGBA", (1000, 500), (10, 20, 30, 128)).save(path)
+    root = tmp_path / "thumbs"
+    result = analyze_file(str(path), options(root, sizes=(100, 400, 100)))
+    assert result.thumbnails == [400, 100]
+    assert open_thumbnail(thumbnail_path(root, 100, result.sha256)).size == (100, 50)
+    assert open_thumbnail(thumbnail_path(root, 400, result.sha256)).mode == "RGBA"
