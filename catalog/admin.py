@@ -1,11 +1,15 @@
-from django.contrib import admin
-from django.db.models import Count
-from django.urls import reverse
+from django.contrib import admin, messages
+from django.db.models import Case, Count, F, When
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from catalog.media.analyze import Problem
 from catalog.media.thumbnails import thumbnail_path
-from catalog.models import Asset, Catalog
+from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind
+from catalog.services.duplicates import DuplicatesError, group_dismiss, group_set_primary, member_dismiss
 
 
 @admin.register(Catalog)
@@ -36,6 +40,19 @@ class ProblemKindFilter(admin.SimpleListFilter):
         return queryset.filter(problem_kind=self.value()) if self.value() else queryset
 
 
+def thumbnail_html(asset: Asset | None, size: int, shown: int) -> str:
+    """An <img> of the asset's thumbnail, or a dash when it has none."""
+    if asset is None or not asset.sha256:
+        return "—"
+    if not thumbnail_path(asset.catalog.thumbnails_dir, size, asset.sha256).exists():
+        return "—"
+    url = reverse(
+        "catalog:thumbnail",
+        kwargs={"catalog_id": asset.catalog_id, "size": size, "sha256": asset.sha256, "ext": "webp"},
+    )
+    return format_html('<img src="{}" alt="" loading="lazy" style="max-width:{}px;max-height:{}px">', url, shown, shown)
+
+
 @admin.register(Asset)
 class AssetAdmin(admin.ModelAdmin):
     list_display = ["preview", "path", "media_type", "format", "width", "height", "taken_at", "date_source", "status"]
@@ -48,24 +65,169 @@ class AssetAdmin(admin.ModelAdmin):
     show_full_result_count = False  # COUNT(*) over millions of rows on every page is slow
     readonly_fields = ["preview_large", *[f.name for f in Asset._meta.fields]]
 
-    def _thumbnail(self, asset: Asset, size: int, shown: int) -> str:
-        if not asset.sha256 or not thumbnail_path(asset.catalog.thumbnails_dir, size, asset.sha256).exists():
-            return "—"
-        url = reverse(
-            "catalog:thumbnail",
-            kwargs={"catalog_id": asset.catalog_id, "size": size, "sha256": asset.sha256, "ext": "webp"},
-        )
-        return format_html(
-            '<img src="{}" alt="" loading="lazy" style="max-width:{}px;max-height:{}px">', url, shown, shown
-        )
-
     @admin.display(description="")
     def preview(self, asset: Asset) -> str:
-        return self._thumbnail(asset, 256, 64)
+        return thumbnail_html(asset, 256, 64)
 
     @admin.display(description="Preview")
     def preview_large(self, asset: Asset) -> str:
-        return self._thumbnail(asset, 512, 512)
+        return thumbnail_html(asset, 512, 512)
 
     def has_add_permission(self, request) -> bool:
         return False  # assets come from analyze
+
+
+class MemberInline(admin.TabularInline):
+    model = DuplicateMember
+    extra = 0
+    can_delete = False
+    fields = ("preview", "asset_link", "distance", "phash_distance", "quality_score", "size", "dimensions", "choose")
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ["catalog/admin.css"]}
+
+    def get_queryset(self, request):
+        primary_first = Case(When(asset_id=F("group__primary_id"), then=0), default=1)
+        rows = super().get_queryset(request).select_related("asset", "asset__catalog", "group")
+        return rows.order_by(primary_first, "distance", "-quality_score", "asset__path")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="")
+    def preview(self, member: DuplicateMember) -> str:
+        return thumbnail_html(member.asset, 256, 96)
+
+    @admin.display(description="File")
+    def asset_link(self, member: DuplicateMember) -> str:
+        url = reverse("admin:catalog_asset_change", args=[member.asset_id])
+        return format_html('<a href="{}">{}</a>', url, member.asset.path)
+
+    @admin.display(description="Bytes")
+    def size(self, member: DuplicateMember) -> int:
+        return member.asset.size
+
+    @admin.display(description="Pixels")
+    def dimensions(self, member: DuplicateMember) -> str:
+        return f"{member.asset.width or '?'}×{member.asset.height or '?'}"
+
+    @admin.display(description="Primary")
+    def choose(self, member: DuplicateMember) -> str:
+        if member.asset_id == member.group.primary_id:
+            return format_html("<strong>{}</strong>", "primary (chosen)" if member.group.primary_chosen else "primary")
+        # The inline sits inside the change form: formaction posts that form (and its CSRF token) elsewhere.
+        url = reverse("admin:catalog_duplicategroup_primary", args=[member.group_id, member.asset_id])
+        return format_html('<button type="submit" formaction="{}" class="button">Make primary</button>', url)
+
+
+@admin.register(DuplicateGroup)
+class DuplicateGroupAdmin(admin.ModelAdmin):
+    list_display = [
+        "id", "kind", "preview", "primary_path", "member_count", "primary_chosen", "cluster_link", "catalog",
+    ]  # fmt: skip
+    list_display_links = ["id", "preview"]
+    list_filter = ["kind", "primary_chosen", "catalog"]
+    search_fields = ["primary__path", "members__asset__path"]
+    list_select_related = ["primary", "primary__catalog", "catalog"]
+    readonly_fields = ("catalog", "kind", "key", "cluster", "primary", "primary_chosen", "member_count", "created_at")
+    fields = readonly_fields
+    inlines = [MemberInline]
+    actions = ["mark_not_duplicates"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False  # groups come from duplicate detection
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and obj.kind == GroupKind.SIMILAR:
+            return [name for name in self.fields if name != "cluster"]
+        return self.fields
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(require_POST(self.set_primary_view))
+        route = path("<int:group_id>/primary/<int:asset_id>/", view, name="catalog_duplicategroup_primary")
+        return [route, *super().get_urls()]
+
+    def set_primary_view(self, request: HttpRequest, group_id: int, asset_id: int) -> HttpResponseRedirect:
+        group = get_object_or_404(DuplicateGroup, pk=group_id)
+        if not self.has_change_permission(request, group):
+            messages.error(request, "You may not change duplicate groups.")
+        else:
+            asset = get_object_or_404(Asset, pk=asset_id)
+            try:
+                group_set_primary(group=group, asset=asset)
+                messages.success(request, f"{asset.path} is now the primary; later runs keep this choice.")
+            except DuplicatesError as exc:
+                messages.error(request, str(exc))
+        return HttpResponseRedirect(reverse("admin:catalog_duplicategroup_change", args=[group_id]))
+
+    @admin.display(description="")
+    def preview(self, group: DuplicateGroup) -> str:
+        return thumbnail_html(group.primary, 256, 64)
+
+    @admin.display(description="Primary", ordering="primary__path")
+    def primary_path(self, group: DuplicateGroup) -> str:
+        return group.primary.path if group.primary else "—"
+
+    @admin.display(description="Shown with")
+    def cluster_link(self, group: DuplicateGroup) -> str:
+        if group.cluster_id is None:
+            return "—"
+        url = reverse("admin:catalog_duplicategroup_change", args=[group.cluster_id])
+        return format_html('<a href="{}">similar group {}</a>', url, group.cluster_id)
+
+    @admin.action(description="Not duplicates: never group these pictures together again")
+    def mark_not_duplicates(self, request: HttpRequest, queryset) -> None:
+        dismissed = skipped = 0
+        for group in queryset:
+            if group.kind != GroupKind.SIMILAR:
+                skipped += 1
+                continue
+            group_dismiss(group=group)
+            dismissed += 1
+        if dismissed:
+            messages.success(request, f"{dismissed} similar groups dismissed; the next runs will not rebuild them.")
+        if skipped:
+            messages.warning(request, f"{skipped} exact groups skipped: their files are byte-identical.")
+
+
+@admin.register(DuplicateMember)
+class DuplicateMemberAdmin(admin.ModelAdmin):
+    list_display = ["preview", "asset", "group", "distance", "phash_distance", "quality_score", "is_primary"]
+    list_filter = ["group__kind", "group__catalog"]
+    search_fields = ["asset__path", "asset__sha256"]
+    list_select_related = ["asset", "asset__catalog", "group"]
+    actions = ["make_primary", "not_a_duplicate"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # read-only rows; the actions below are the changes
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in DuplicateMember._meta.fields]
+
+    @admin.display(description="")
+    def preview(self, member: DuplicateMember) -> str:
+        return thumbnail_html(member.asset, 256, 64)
+
+    @admin.display(description="Primary", boolean=True)
+    def is_primary(self, member: DuplicateMember) -> bool:
+        return member.asset_id == member.group.primary_id
+
+    @admin.action(description="Make primary of its group", permissions=["view"])
+    def make_primary(self, request: HttpRequest, queryset) -> None:
+        for member in queryset.select_related("group", "asset"):
+            group_set_primary(group=member.group, asset=member.asset)
+        messages.success(request, f"{queryset.count()} primaries set; later runs keep these choices.")
+
+    @admin.action(description="Not a duplicate of its group's primary", permissions=["view"])
+    def not_a_duplicate(self, request: HttpRequest, queryset) -> None:
+        for member in list(queryset.select_related("group", "group__primary", "asset")):
+            try:
+                member_dismiss(member=member)
+            except DuplicatesError as exc:
+                messages.error(request, f"{member.asset.path}: {exc}")

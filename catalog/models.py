@@ -50,7 +50,8 @@ class Asset(models.Model):
 
     ``taken_at`` is the camera's wall-clock time. It is stored with the UTC label only because the database
     column is time-zone aware; read its fields as they are and never convert it to another zone.
-    ``dhash`` / ``phash`` are the 64-bit hashes stored as signed integers (view them as uint64 for Hamming).
+    ``dhash`` / ``phash`` are the 64-bit hashes stored as signed integers (view them as uint64 for Hamming);
+    ``fine_hash`` holds their 256-bit versions.
     """
 
     catalog = models.ForeignKey(Catalog, on_delete=models.CASCADE, related_name="assets")
@@ -86,6 +87,8 @@ class Asset(models.Model):
 
     dhash = models.BigIntegerField(null=True, blank=True)
     phash = models.BigIntegerField(null=True, blank=True)
+    # 256-bit dHash + pHash (64 bytes) that confirm near-duplicate candidates found with the 64-bit ones.
+    fine_hash = models.BinaryField(max_length=64, null=True, blank=True)
 
     status = models.CharField(max_length=8, choices=AssetStatus.choices, default=AssetStatus.OK)
     problem_kind = models.CharField(max_length=32, blank=True, default="")
@@ -121,3 +124,74 @@ class Asset(models.Model):
 def hash_hex(value: int | None) -> str:
     """16 hex digits of a 64-bit hash stored signed."""
     return "" if value is None else f"{value & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+class GroupKind(models.TextChoices):
+    EXACT = "exact", "Exact"
+    SIMILAR = "similar", "Similar"
+
+
+class DuplicateGroup(models.Model):
+    """A set of assets that are copies of one picture, rebuilt by every duplicate detection.
+
+    An exact group holds the paths of one content (same sha256). A similar group holds every path of several
+    contents that are all within the thresholds of each other; the exact group of a content in it points at it
+    through ``cluster``, so the two are shown as one. ``key`` names the group by its contents, so a re-run that
+    finds the same group keeps its id and the primary a user chose.
+    """
+
+    catalog = models.ForeignKey(Catalog, on_delete=models.CASCADE, related_name="duplicate_groups")
+    kind = models.CharField(max_length=8, choices=GroupKind.choices)
+    key = models.CharField(max_length=64, help_text="sha256 of the group's sorted member contents")
+    cluster = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="exact_groups",
+        help_text="the similar group that holds this exact group's content",
+    )  # fmt: skip
+    primary = models.ForeignKey("Asset", null=True, on_delete=models.SET_NULL, related_name="+")
+    primary_chosen = models.BooleanField(default=False, help_text="the primary was chosen by a user")
+    member_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["catalog", "key"], name="duplicate_group_unique_key")]
+        indexes = [models.Index(fields=["catalog", "kind"], name="duplicate_group_kind")]
+        ordering = ["catalog", "kind", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} group {self.pk} ({self.member_count} files)"
+
+
+class DuplicateMember(models.Model):
+    """One asset of a group, with its distances to the group's primary (0 for the primary and its copies)."""
+
+    group = models.ForeignKey(DuplicateGroup, on_delete=models.CASCADE, related_name="members")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="duplicate_memberships")
+    distance = models.PositiveSmallIntegerField(default=0, help_text="dHash bits that differ from the primary")
+    phash_distance = models.PositiveSmallIntegerField(default=0, help_text="pHash bits that differ from the primary")
+    quality_score = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "asset"], name="duplicate_member_unique")]
+        ordering = ["group", "distance", "-quality_score", "asset__path"]
+
+    def __str__(self) -> str:
+        return f"{self.asset.path} in group {self.group_id}"
+
+
+class NotDuplicate(models.Model):
+    """A user's decision that two contents are not duplicates: they are never grouped together again."""
+
+    catalog = models.ForeignKey(Catalog, on_delete=models.CASCADE, related_name="not_duplicates")
+    sha256_a = models.CharField(max_length=64)
+    sha256_b = models.CharField(max_length=64, help_text="sorted: sha256_a < sha256_b")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["catalog", "sha256_a", "sha256_b"], name="not_duplicate_unique"),
+            models.CheckConstraint(condition=models.Q(sha256_a__lt=models.F("sha256_b")), name="not_duplicate_sorted"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sha256_a[:12]} ≠ {self.sha256_b[:12]}"

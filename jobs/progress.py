@@ -65,8 +65,10 @@ class TerminalReporter:
             eta = (total - current) / rate if rate > 0 else None
             eta_text = f" ETA {_duration(eta)}" if eta is not None and current < total else ""
             line = f"{phase:<10} [{bar}] {current}/{total} {fraction:4.0%} {rate:6.1f}/s{eta_text}"
-        else:
+        elif current:
             line = f"{phase:<10} {current} {rate:6.1f}/s"
+        else:
+            line = f"{phase:<10}"
         return f"{line} {message}".rstrip()
 
     def _finish_line(self) -> None:

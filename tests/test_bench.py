@@ -22,3 +22,17 @@ def test_analyze_benchmark_prints_engine_and_naive_figures(tmp_path):
     assert float(figures["engine_files_per_s_1proc"]) > 0
     assert float(figures["naive_files_per_s"]) > 0
     assert float(figures["ratio_1proc"]) > 0
+
+
+def test_duplicates_benchmark_prints_figures_and_methods_agree():
+    command = [sys.executable, "-m", "bench.duplicates", "speed", "--sizes", "2000", "--methods", "mih,faiss"]
+    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    figures = dict(line.split("=", 1) for line in completed.stdout.splitlines() if "=" in line and " " not in line)
+    for method in ("mih", "faiss"):
+        for key in ("search_s", "verify_s", "group_s", "total_s", "peak_rss_mb"):
+            assert float(figures[f"{method}_2000_{key}"]) >= 0
+        assert int(figures[f"{method}_2000_pairs"]) > 0
+        assert int(figures[f"{method}_2000_groups"]) > 0
+    assert figures["faiss_2000_pairs"] == figures["mih_2000_pairs"]
+    assert figures["pairs_agree"] == "yes"

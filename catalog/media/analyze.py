@@ -23,7 +23,7 @@ from PIL import Image
 
 from . import exif as exif_meta
 from .dates import DateCandidate
-from .hashing import image_hashes, sha256_stream
+from .hashing import fine_hash, image_hashes, sha256_stream
 from .isobmff import BoxError, items_outside
 from .thumbnails import DEFAULT_QUALITY, DEFAULT_SIZES, displayable, shrink_chain, write_thumbnail
 from .video import VideoParseError, VideoToolMissing, poster_frame, video_info
@@ -143,6 +143,7 @@ class FileAnalysis:
     exif: dict[str, Any] = field(default_factory=dict)
     dhash: int | None = None
     phash: int | None = None
+    fine_hash: bytes | None = None  # 256-bit dHash + pHash that confirm near-duplicate candidates
     thumbnails: list[int] = field(default_factory=list)
     problem_kind: str = ""
     problem_message: str = ""
@@ -366,7 +367,9 @@ def _derive(result: FileAnalysis, upright: Image.Image, options: AnalyzeOptions,
     wanted = thumbnail_sizes | ({HASH_BASIS} if with_hashes else set())
     for size, fitted in shrink_chain(image, wanted):
         if with_hashes and size == HASH_BASIS:
-            result.dhash, result.phash = image_hashes(fitted)
+            gray = fitted.convert("L")
+            result.dhash, result.phash = image_hashes(gray)
+            result.fine_hash = fine_hash(gray)
         if size not in thumbnail_sizes:
             continue
         try:

@@ -25,6 +25,8 @@ def _dct_matrix(size: int, keep: int) -> np.ndarray:
 
 
 _DCT_32x8 = _dct_matrix(32, 8)
+_DCT_64x16 = _dct_matrix(64, 16)
+FINE_HASH_BYTES = 64  # 256-bit dHash followed by 256-bit pHash
 
 
 def _bits_to_int(bits: np.ndarray) -> int:
@@ -43,6 +45,22 @@ def phash(gray: Image.Image) -> int:
     # Rounding drops the matrix products' float noise where scipy's DCT gives exact zeros (flat pictures).
     low = np.round(_DCT_32x8 @ pixels @ _DCT_32x8.T, 6)
     return _bits_to_int(low > np.median(low))
+
+
+def fine_hash(gray: Image.Image) -> bytes:
+    """The 256-bit versions of both hashes, concatenated (64 bytes): 17x16 dHash, then 16x16 of a 64x64 pHash.
+
+    The 64-bit hashes find near-duplicate candidates fast; these four times finer ones confirm them. At 8x8 a
+    stereo pair or two frames of a burst look alike, while at 16x16 they differ in a quarter of the bits or more,
+    and a resized, recompressed or watermarked copy stays within a fifth (measured on the shared corpus, see
+    ``catalog.duplicates``).
+    """
+    pixels = np.asarray(gray.resize((17, 16), Image.Resampling.LANCZOS), dtype=np.int16)
+    d_bits = pixels[:, 1:] > pixels[:, :-1]
+    pixels64 = np.asarray(gray.resize((64, 64), Image.Resampling.LANCZOS), dtype=np.float64)
+    low = np.round(_DCT_64x16 @ pixels64 @ _DCT_64x16.T, 6)
+    p_bits = low > np.median(low)
+    return np.packbits(np.concatenate([d_bits.reshape(-1), p_bits.reshape(-1)])).tobytes()
 
 
 def image_hashes(image: Image.Image) -> tuple[int, int]:

@@ -36,6 +36,8 @@ from catalog.media.pool import analyze_many
 from catalog.media.video import tool_path
 from catalog.media.walk import WalkEntry, walk_media
 from catalog.models import Asset, AssetStatus, Catalog
+from catalog.services.duplicates import DuplicatesSummary, catalog_find_duplicates
+from catalog.similarity.grouping import Thresholds
 from jobs.progress import NullReporter, ProgressReporter
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ BATCH_SECONDS = 2.0
 CONTENT_FIELDS = [
     "media_type", "format", "width", "height", "orientation", "duration", "camera_make", "camera_model",
     "lens_model", "exposure_time", "f_number", "iso", "focal_length", "gps_latitude", "gps_longitude",
-    "gps_altitude", "exif", "dhash", "phash", "note",
+    "gps_altitude", "exif", "dhash", "phash", "fine_hash", "note",
 ]  # fmt: skip
 DATE_FIELDS = ["taken_at", "taken_at_offset", "date_source", "date_confidence", "date_suspicious", "date_note"]
 UPSERT_FIELDS = [
@@ -82,6 +84,7 @@ class AnalyzeSummary:
     elapsed: float = 0.0
     analyzed: int = 0
     walk_errors: list[str] = field(default_factory=list)
+    duplicates: DuplicatesSummary | None = None
 
     @property
     def files_per_second(self) -> float:
@@ -98,6 +101,7 @@ class AnalyzeSummary:
             "problems": self.problems,
             "elapsed_seconds": round(self.elapsed, 3),
             "files_per_second": round(self.files_per_second, 1),
+            "duplicates": self.duplicates.as_dict() if self.duplicates else None,
         }
 
     def line(self) -> str:
@@ -170,11 +174,18 @@ def catalog_analyze(
     thumbnails: bool = True,
     sizes: Iterable[int] | None = None,
     quality: int = 80,
+    detect_duplicates: bool = True,
+    threshold: int | None = None,
 ) -> AnalyzeSummary:
-    """Bring the catalog up to date with the files under ``sources``; returns what happened."""
+    """Bring the catalog up to date with the files under ``sources``, then rebuild its duplicate groups."""
     reporter = reporter or NullReporter()
     started = time.monotonic()
     roots = sources_check(sources, catalog.path)
+    if detect_duplicates:
+        try:
+            Thresholds.scaled(threshold)  # a bad threshold fails now, not after an hour of analysis
+        except ValueError as exc:
+            raise AnalyzeError(str(exc)) from exc
     summary = AnalyzeSummary()
     options = analyze_options(catalog, thumbnails=thumbnails, sizes=sizes, quality=quality)
 
@@ -185,6 +196,7 @@ def catalog_analyze(
             "path", "size", "mtime_ns", "status", "analyzed_at", "problem_kind"
         )
     }
+    stale = _stale_paths(catalog)
     entries: list[WalkEntry] = []
     for entry in walk_media(roots, exclude=[catalog.path], errors=summary.walk_errors):
         entries.append(entry)
@@ -210,6 +222,7 @@ def catalog_analyze(
             and row[2] != AssetStatus.MISSING
             and row[3]
             and row[4] not in TRANSIENT_PROBLEMS
+            and entry.path not in stale
         ):
             summary.unchanged += 1
             continue
@@ -243,14 +256,31 @@ def catalog_analyze(
     catalog.last_analyzed_at = timezone.now()
     catalog.save(update_fields=["source_directories", "last_analyzed_at", "updated_at"])
     summary.problems = catalog.assets.filter(status=AssetStatus.PROBLEM).count()
+    if detect_duplicates and not reporter.is_cancelled():
+        summary.duplicates = catalog_find_duplicates(catalog=catalog, threshold=threshold, reporter=reporter)
     summary.elapsed = time.monotonic() - started
     reporter.update(phase="done", current=summary.analyzed + summary.reused, total=total)
     return summary
 
 
+def _stale_rows(catalog: Catalog):
+    """Rows analyzed by a version that made no fine hash: read again once, so duplicate checks can use it."""
+    return Asset.objects.filter(catalog=catalog, dhash__isnull=False, fine_hash__isnull=True)
+
+
+def _stale_paths(catalog: Catalog) -> set[str]:
+    return set(_stale_rows(catalog).values_list("path", flat=True))
+
+
+def _complete_rows(catalog: Catalog):
+    """Rows whose derived data can be copied to another path with the same content."""
+    rows = Asset.objects.filter(catalog=catalog, problem_kind="", analyzed_at__isnull=False).exclude(sha256="")
+    return rows.exclude(dhash__isnull=False, fine_hash__isnull=True)
+
+
 def _known_contents(catalog: Catalog, sizes: set[int]) -> dict[int, frozenset[str]]:
     """Contents the catalog has fully analyzed, by file size, for the sizes about to be read."""
-    rows = Asset.objects.filter(catalog=catalog, problem_kind="", analyzed_at__isnull=False).exclude(sha256="")
+    rows = _complete_rows(catalog)
     known: dict[int, set[str]] = {}
     for size, sha256 in rows.values_list("size", "sha256").distinct().iterator(chunk_size=10_000):
         if size in sizes:
@@ -356,7 +386,7 @@ def _apply_path_facts(asset: Asset, result: FileAnalysis) -> None:
 def _donor_rows(catalog: Catalog, sha256s: set[str]) -> dict[str, dict]:
     if not sha256s:
         return {}
-    rows = Asset.objects.filter(catalog=catalog, sha256__in=sha256s, problem_kind="", analyzed_at__isnull=False)
+    rows = _complete_rows(catalog).filter(sha256__in=sha256s)
     return {row["sha256"]: row for row in rows.values("sha256", *CONTENT_FIELDS)}
 
 
@@ -372,6 +402,7 @@ def _apply_analysis(asset: Asset, result: FileAnalysis) -> None:
     asset.exif = result.exif
     asset.dhash = to_signed64(result.dhash) if result.dhash is not None else None
     asset.phash = to_signed64(result.phash) if result.phash is not None else None
+    asset.fine_hash = result.fine_hash
     asset.note = result.note
 
 

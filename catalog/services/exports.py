@@ -7,8 +7,8 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from catalog.models import Asset, Catalog, hash_hex
-from catalog.selectors import asset_list, asset_problem_list
+from catalog.models import Asset, Catalog, DuplicateGroup, hash_hex
+from catalog.selectors import asset_list, asset_problem_list, duplicate_group_list
 
 ASSET_FIELDS = [
     "path", "size", "sha256", "media_type", "format", "width", "height", "taken_at", "date_source",
@@ -16,7 +16,8 @@ ASSET_FIELDS = [
     "status", "problem",
 ]  # fmt: skip
 PROBLEM_FIELDS = ["path", "kind", "message"]
-KINDS = ("assets", "problems")
+DUPLICATE_FIELDS = ["id", "kind", "primary", "path", "sha256", "distance", "quality_score"]
+KINDS = ("assets", "duplicates", "problems")
 
 
 class ExportError(Exception):
@@ -53,9 +54,30 @@ def problem_record(asset: Asset) -> dict[str, Any]:
     return {"path": asset.path, "kind": asset.problem_kind, "message": asset.problem_message}
 
 
+def group_record(group: DuplicateGroup) -> dict[str, Any]:
+    return {
+        "id": group.pk,
+        "kind": group.kind,
+        "primary": group.primary.path if group.primary else None,
+        "members": [
+            {"path": m.asset.path, "sha256": m.asset.sha256, "distance": m.distance, "quality_score": m.quality_score}
+            for m in group.members.all()
+        ],
+    }
+
+
+def _group_rows(record: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """CSV: one row per member, the group's fields repeated."""
+    for member in record["members"]:
+        yield {"id": record["id"], "kind": record["kind"], "primary": record["primary"], **member}
+
+
 def _records(catalog: Catalog, kind: str) -> tuple[str, list[str], Iterator[dict[str, Any]]]:
     if kind == "assets":
         return "assets", ASSET_FIELDS, (asset_record(a) for a in asset_list(catalog).iterator(chunk_size=2000))
+    if kind == "duplicates":
+        groups = duplicate_group_list(catalog).iterator(chunk_size=500)
+        return "groups", DUPLICATE_FIELDS, (group_record(g) for g in groups)
     if kind == "problems":
         rows = asset_problem_list(catalog).iterator(chunk_size=2000)
         return "problems", PROBLEM_FIELDS, (problem_record(a) for a in rows)
@@ -78,7 +100,7 @@ def catalog_export(*, catalog: Catalog, kind: str, fmt: str, stream: TextIO) -> 
         for record in records:
             if record.get("gps"):
                 record["gps"] = f"{record['gps'][0]},{record['gps'][1]}"
-            writer.writerow(record)
+            writer.writerows(_group_rows(record) if key == "groups" else [record])
             count += 1
     else:
         raise ExportError(f"unknown format {fmt!r}: choose json or csv")

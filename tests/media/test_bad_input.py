@@ -218,7 +218,7 @@ def test_corrupt_jpeg_body_is_a_problem(tmp_path: Path) -> None:
 
 def test_nothing_raises_for_any_fixture_copied_under_any_media_name(tmp_path: Path) -> None:
     for fixture in sorted(FIXTURES.iterdir()):
-        if fixture.suffix == ".md":
+        if fixture.is_dir() or fixture.suffix == ".md":
             continue
         for extension in (".jpg", ".png", ".heic", ".cr2", ".mp4", ".mkv", ".avi"):
             target = tmp_path / f"{fixture.stem}{extension}"

@@ -1,9 +1,27 @@
+import argparse
 from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.services.analyze import AnalyzeError, catalog_analyze, catalog_get_or_create, sources_check
+from catalog.similarity.grouping import DEFAULT_THRESHOLD, MAX_THRESHOLD
 from jobs.progress import TerminalReporter
+
+
+def add_threshold_argument(parser: CommandParser) -> None:
+    """``--threshold N``, shared by analyze and find_duplicates."""
+
+    def threshold(text: str) -> int:
+        if not text.isdigit() or not 0 <= int(text) <= MAX_THRESHOLD:
+            raise argparse.ArgumentTypeError(f"--threshold must lie between 0 and {MAX_THRESHOLD}, got {text!r}")
+        return int(text)
+
+    parser.add_argument(
+        "--threshold",
+        type=threshold,
+        default=None,
+        help=f"near-duplicate threshold in dHash bits, scales all bounds (default {DEFAULT_THRESHOLD})",
+    )
 
 
 class Command(BaseCommand):
@@ -15,7 +33,7 @@ class Command(BaseCommand):
             "-s", "--source", dest="sources", action="append", required=True, metavar="DIR", help="photo folder"
         )
         parser.add_argument("--no-duplicates", action="store_true", help="skip duplicate detection")
-        parser.add_argument("--threshold", type=int, default=None, help="near-duplicate similarity threshold")
+        add_threshold_argument(parser)
         parser.add_argument("--no-thumbnails", action="store_true", help="do not write thumbnails")
         parser.add_argument("--workers", type=int, default=None, help="processes to use (default: one per core)")
         parser.add_argument("--enqueue", action="store_true", help="submit a background job and print its id")
@@ -23,8 +41,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["enqueue"]:
             raise CommandError("--enqueue needs the background job system, which this version does not have yet")
-        if options["threshold"] is not None and options["threshold"] < 0:
-            raise CommandError("--threshold must be zero or more")
         reporter = TerminalReporter(cast(TextIO, self.stderr._out))
         try:
             sources_check(options["sources"])  # before the catalog folder and row are created
@@ -35,6 +51,8 @@ class Command(BaseCommand):
                 reporter=reporter,
                 workers=options["workers"],
                 thumbnails=not options["no_thumbnails"],
+                detect_duplicates=not options["no_duplicates"],
+                threshold=options["threshold"],
             )
         except AnalyzeError as exc:
             raise CommandError(str(exc)) from exc
@@ -46,3 +64,5 @@ class Command(BaseCommand):
             self.stderr.write(f"warning: cannot list {error}")
         self.stdout.write(f"Catalog {catalog.path}")
         self.stdout.write(summary.line())
+        if summary.duplicates:
+            self.stdout.write(summary.duplicates.line())

@@ -2,25 +2,21 @@ from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.selectors import catalog_by_path
+from catalog.management.common import existing_catalog
 from catalog.services.exports import KINDS, ExportError, catalog_export
 
 
 class Command(BaseCommand):
-    help = "Export a catalog's assets or problems as JSON or CSV (the formats in DESIGN.md)."
+    help = "Export a catalog's assets, duplicate groups or problems as JSON or CSV (the formats in DESIGN.md)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("catalog_path")
-        parser.add_argument("kind", choices=[*KINDS, "duplicates"])
+        parser.add_argument("kind", choices=KINDS)
         parser.add_argument("--format", dest="fmt", choices=["json", "csv"], default="json")
         parser.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
 
     def handle(self, *args, **options) -> None:
-        catalog = catalog_by_path(options["catalog_path"])
-        if catalog is None:
-            raise CommandError(f"no catalog at {options['catalog_path']}: run analyze first")
-        if options["kind"] == "duplicates":
-            raise CommandError("duplicate groups are not built by this version yet")
+        catalog = existing_catalog(options["catalog_path"])
         output = options["output"]
         try:
             if output == "-":

@@ -2,7 +2,7 @@ from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.selectors import catalog_by_path
+from catalog.management.common import existing_catalog
 from catalog.services.thumbnails import thumbnails_generate
 from jobs.progress import TerminalReporter
 
@@ -34,9 +34,7 @@ class Command(BaseCommand):
             raise CommandError("--enqueue needs the background job system, which this version does not have yet")
         if not 1 <= options["quality"] <= 100:
             raise CommandError("--quality must lie between 1 and 100")
-        catalog = catalog_by_path(options["catalog_path"])
-        if catalog is None:
-            raise CommandError(f"no catalog at {options['catalog_path']}: run analyze first")
+        catalog = existing_catalog(options["catalog_path"])
         reporter = TerminalReporter(cast(TextIO, self.stderr._out))
         try:
             summary = thumbnails_generate(

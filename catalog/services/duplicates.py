@@ -1,0 +1,392 @@
+"""Duplicate detection for a catalog: exact groups by sha256 and similar groups by perceptual hashes.
+
+Groups are rebuilt from the current assets on every run; the decisions users made are kept: a primary chosen by
+hand stays the primary of the group that holds it, and a pair marked "not duplicates" is never grouped again.
+The engine (search, verification, grouping without chains, quality order) is ``catalog.similarity``; this
+module loads its inputs as numpy arrays and writes its groups. A run with nothing changed changes nothing: group
+ids are kept because groups are named by their contents (``DuplicateGroup.key``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from catalog.models import Asset, AssetStatus, Catalog, DuplicateGroup, DuplicateMember, GroupKind, NotDuplicate
+from catalog.similarity.grouping import FINE_BYTES, Thresholds, build_groups, degenerate, similar_pairs
+from catalog.similarity.quality import Candidate, best
+from catalog.similarity.search import Pairs
+from jobs.progress import NullReporter, ProgressReporter
+
+CHUNK = 5000
+MEMBER_FIELDS = (
+    "id", "path", "sha256", "format", "media_type", "width", "height", "size", "mtime_ns", "date_confidence",
+    "camera_make", "camera_model", "gps_latitude", "dhash", "phash",
+)  # fmt: skip
+
+
+class DuplicatesError(Exception):
+    pass
+
+
+@dataclass
+class DuplicatesSummary:
+    threshold: int = 0
+    contents: int = 0  # distinct pictures with hashes that were compared
+    degenerate: int = 0  # of which flat or near-uniform, kept out of near groups
+    similar_pairs: int = 0
+    exact_groups: int = 0
+    similar_groups: int = 0
+    grouped_files: int = 0
+    elapsed: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__} | {"elapsed": round(self.elapsed, 2)}
+
+    def line(self) -> str:
+        return (
+            f"duplicates: {self.exact_groups} exact groups, {self.similar_groups} similar groups, "
+            f"{self.grouped_files} files in groups; {self.contents} pictures compared at threshold "
+            f"{self.threshold} ({self.degenerate} flat ones left out); {self.elapsed:.1f} s"
+        )
+
+
+@dataclass
+class _Member:
+    id: int
+    sha256: str
+    dhash: int | None
+    phash: int | None
+    candidate: Candidate
+
+
+@dataclass
+class _GroupSpec:
+    kind: str
+    key: str
+    members: list[_Member]
+    shas: list[str] = field(default_factory=list)
+    cluster_key: str = ""
+
+
+def catalog_find_duplicates(
+    *,
+    catalog: Catalog,
+    threshold: int | None = None,
+    reporter: ProgressReporter | None = None,
+    method: str = "mih",
+) -> DuplicatesSummary:
+    """Rebuild the catalog's duplicate groups; returns counts. ``threshold`` scales every bound (see Thresholds)."""
+    reporter = reporter or NullReporter()
+    started = time.monotonic()
+    try:
+        thresholds = Thresholds.scaled(threshold)
+    except ValueError as exc:
+        raise DuplicatesError(str(exc)) from exc
+    summary = DuplicatesSummary(threshold=thresholds.dhash)
+
+    reporter.update(phase="duplicates", current=0, total=None, message="loading hashes")
+    shas, dhash, phash, fine = _load_contents(catalog)
+    summary.contents = len(shas)
+    summary.degenerate = int(degenerate(dhash, phash).sum()) if len(shas) else 0
+    reporter.update(phase="duplicates", current=0, total=None, message=f"comparing {len(shas)} pictures")
+    pairs = similar_pairs(dhash, phash, fine, thresholds, method=method) if len(shas) > 1 else Pairs.empty()
+    pairs = _without_dismissed(catalog, pairs, shas)
+    summary.similar_pairs = len(pairs)
+
+    exact = set(_exact_contents(catalog))
+    near_nodes = np.unique(np.concatenate([pairs.i, pairs.j])) if len(pairs) else np.zeros(0, dtype=np.int64)
+    involved = exact | {shas[node] for node in near_nodes.tolist()}
+    reporter.update(phase="duplicates", current=0, total=None, message=f"grouping {len(involved)} pictures")
+    members = _load_members(catalog, involved)
+
+    # Seeds: primaries users chose first (a choice keeps its group around it), then the best content; the sha256
+    # breaks ties, so the ranking never depends on row order.
+    chosen = _chosen_contents(catalog)
+    rank = np.full(len(shas), np.iinfo(np.int64).max, dtype=np.int64)
+    ordered = sorted(
+        near_nodes.tolist(),
+        key=lambda node: (shas[node] not in chosen, _content_key(members[shas[node]]), shas[node]),
+    )
+    rank[ordered] = np.arange(len(ordered))
+    specs: list[_GroupSpec] = []
+    cluster_of: dict[str, str] = {}
+    for nodes in build_groups(len(shas), pairs, rank):
+        group_shas = [shas[node] for node in nodes]
+        key = _key("similar", group_shas)
+        specs.append(
+            _GroupSpec(GroupKind.SIMILAR, key, [m for sha in group_shas for m in members[sha]], shas=group_shas)
+        )
+        cluster_of.update(dict.fromkeys(group_shas, key))
+    for sha in sorted(exact):
+        if len(members.get(sha, [])) > 1:
+            key = _key("exact", [sha])
+            specs.append(_GroupSpec(GroupKind.EXACT, key, members[sha], [sha], cluster_of.get(sha, "")))
+
+    reporter.update(phase="duplicates", current=0, total=len(specs), message="saving groups")
+    _save(catalog, specs)
+    summary.exact_groups = sum(spec.kind == GroupKind.EXACT for spec in specs)
+    summary.similar_groups = len(specs) - summary.exact_groups
+    summary.grouped_files = len({m.id for spec in specs for m in spec.members})
+    summary.elapsed = time.monotonic() - started
+    reporter.update(phase="duplicates", current=len(specs), total=len(specs), message="done")
+    return summary
+
+
+def _content_key(members: list[_Member]) -> tuple:
+    return best_member(members).candidate.key()
+
+
+def best_member(members: list[_Member]) -> _Member:
+    top = best([m.candidate for m in members])
+    return next(m for m in members if m.candidate is top)
+
+
+def _key(kind: str, shas: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join([kind, *sorted(shas)]).encode()).hexdigest()
+
+
+# Loading -------------------------------------------------------------------------------------------------------
+
+
+def _live(catalog: Catalog):
+    return Asset.objects.filter(catalog=catalog).exclude(status=AssetStatus.MISSING)
+
+
+def _load_contents(catalog: Catalog) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """One row per distinct picture content: sha256, 64-bit hashes (as stored) and fine hashes (zeros if none)."""
+    rows = (
+        _live(catalog)
+        .filter(media_type="image", dhash__isnull=False, phash__isnull=False)
+        .exclude(sha256="")
+        .order_by("sha256")
+        .values_list("sha256", "dhash", "phash", "fine_hash")
+    )
+    shas: list[str] = []
+    dhash: list[int] = []
+    phash: list[int] = []
+    fine = bytearray()
+    for sha, d, p, f in rows.iterator(chunk_size=CHUNK):
+        if shas and shas[-1] == sha:
+            continue
+        shas.append(sha)
+        dhash.append(d)
+        phash.append(p)
+        fine += bytes(f) if f and len(f) == FINE_BYTES else bytes(FINE_BYTES)
+    fine_array = np.frombuffer(bytes(fine), dtype=np.uint8).reshape(len(shas), FINE_BYTES)
+    return shas, np.array(dhash, dtype=np.int64), np.array(phash, dtype=np.int64), fine_array
+
+
+def _exact_contents(catalog: Catalog) -> Iterator[str]:
+    """Contents held by two or more paths (empty files left out: they are all alike and all problems)."""
+    rows = _live(catalog).filter(size__gt=0).exclude(sha256="").values("sha256").annotate(copies=Count("id"))
+    return iter(rows.filter(copies__gte=2).order_by().values_list("sha256", flat=True))
+
+
+def _load_members(catalog: Catalog, shas: set[str]) -> dict[str, list[_Member]]:
+    """The assets of these contents. Many contents: one pass over the catalog beats thousands of IN lists."""
+    members: dict[str, list[_Member]] = {}
+    live = _live(catalog).order_by()
+    if len(shas) > 4 * CHUNK:
+        batches = [live.values_list(*MEMBER_FIELDS).iterator(chunk_size=CHUNK)]
+    else:
+        wanted = sorted(shas)
+        batches = [
+            live.filter(sha256__in=wanted[start : start + CHUNK]).values_list(*MEMBER_FIELDS)
+            for start in range(0, len(wanted), CHUNK)
+        ]
+    for rows in batches:
+        for row in rows:
+            if row[2] in shas:
+                members.setdefault(row[2], []).append(_member(*row))
+    return members
+
+
+def _member(
+    id, path, sha256, fmt, media_type, width, height, size, mtime_ns, confidence, make, model, latitude, dhash, phash
+) -> _Member:
+    candidate = Candidate(
+        path=path,
+        format=fmt,
+        media_type=media_type,
+        width=width,
+        height=height,
+        size=size,
+        mtime_ns=mtime_ns,
+        date_confidence=confidence,
+        has_camera=bool(make or model),
+        has_gps=latitude is not None,
+    )
+    return _Member(id, sha256, dhash, phash, candidate)
+
+
+def _chosen_contents(catalog: Catalog) -> set[str]:
+    groups = DuplicateGroup.objects.filter(catalog=catalog, kind=GroupKind.SIMILAR, primary_chosen=True)
+    return set(groups.exclude(primary=None).values_list("primary__sha256", flat=True))
+
+
+def _without_dismissed(catalog: Catalog, pairs: Pairs, shas: list[str]) -> Pairs:
+    marks = list(NotDuplicate.objects.filter(catalog=catalog).values_list("sha256_a", "sha256_b"))
+    if not marks or not len(pairs):
+        return pairs
+    index = {sha: node for node, sha in enumerate(shas)}
+    n = len(shas)
+    codes = [min(index[a], index[b]) * n + max(index[a], index[b]) for a, b in marks if a in index and b in index]
+    keep = ~np.isin(pairs.i * n + pairs.j, np.array(codes, dtype=np.int64))
+    return Pairs(pairs.i[keep], pairs.j[keep], pairs.d[keep], pairs.p[keep])
+
+
+# Saving --------------------------------------------------------------------------------------------------------
+
+
+def _distance(a: int | None, b: int | None) -> int:
+    return 0 if a is None or b is None else ((a ^ b) & 0xFFFFFFFFFFFFFFFF).bit_count()
+
+
+def _member_facts(members: list[_Member], primary: _Member) -> set[tuple[int, int, int, float]]:
+    """(asset id, dHash distance, pHash distance, quality score) of each member, measured from the primary."""
+    return {
+        (
+            m.id,
+            0 if m.sha256 == primary.sha256 else _distance(m.dhash, primary.dhash),
+            0 if m.sha256 == primary.sha256 else _distance(m.phash, primary.phash),
+            m.candidate.score,
+        )
+        for m in members
+    }
+
+
+def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
+    """Write the groups, touching only what changed: a re-run over an unchanged catalog writes nothing."""
+    with transaction.atomic():
+        Catalog.objects.select_for_update().filter(pk=catalog.pk).first()  # one detection per catalog at a time
+        existing = {group.key: group for group in DuplicateGroup.objects.filter(catalog=catalog)}
+        # A choice made in an exact group says which copy to keep, not which picture is best: kinds stay apart.
+        chosen = {
+            kind: {g.primary_id for g in existing.values() if g.kind == kind and g.primary_chosen and g.primary_id}
+            for kind in GroupKind.values
+        }
+        wanted = {spec.key for spec in specs}
+        _delete_in(DuplicateGroup, "pk", [g.pk for key, g in existing.items() if key not in wanted])
+        stored: dict[int, set[tuple]] = {}
+        members = DuplicateMember.objects.filter(group__catalog=catalog)
+        fields = ("group_id", "asset_id", "distance", "phash_distance", "quality_score")
+        for group_id, *row in members.values_list(*fields).iterator(chunk_size=CHUNK):
+            stored.setdefault(group_id, set()).add(tuple(row))
+
+        now = timezone.now()
+        groups: dict[str, DuplicateGroup] = {}
+        changed: list[DuplicateGroup] = []
+        rewrite: list[tuple[DuplicateGroup, set[tuple[int, int, int, float]]]] = []
+        # Similar groups come first in ``specs``, so an exact group's cluster already has its id when it is made.
+        for kind in (GroupKind.SIMILAR, GroupKind.EXACT):
+            created: list[DuplicateGroup] = []
+            for spec in (spec for spec in specs if spec.kind == kind):
+                old = existing.get(spec.key)
+                primary, by_user = _primary(spec, old, chosen[spec.kind])
+                group = old or DuplicateGroup(catalog=catalog, kind=spec.kind, key=spec.key)
+                cluster = groups.get(spec.cluster_key)
+                state = (primary.id, by_user, len(spec.members), cluster.pk if cluster else None)
+                if old is None or state != (old.primary_id, old.primary_chosen, old.member_count, old.cluster_id):
+                    group.primary_id, group.primary_chosen, group.member_count = state[:3]
+                    group.cluster, group.updated_at = cluster, now
+                    (changed if old else created).append(group)
+                groups[spec.key] = group
+                facts = _member_facts(spec.members, primary)
+                if old is None or stored.get(old.pk) != facts:
+                    rewrite.append((group, facts))
+            DuplicateGroup.objects.bulk_create(created, batch_size=1000)
+        DuplicateGroup.objects.bulk_update(
+            changed, ["primary", "primary_chosen", "member_count", "cluster", "updated_at"], batch_size=500
+        )
+        _delete_in(DuplicateMember, "group_id", [g.pk for g, _ in rewrite if g.pk in stored])
+        rows = (
+            DuplicateMember(group_id=group.pk, asset_id=asset, distance=d, phash_distance=p, quality_score=score)
+            for group, facts in rewrite
+            for asset, d, p, score in sorted(facts)
+        )
+        while batch := list(islice(rows, 2000)):
+            DuplicateMember.objects.bulk_create(batch)
+
+
+def _primary(spec: _GroupSpec, old: DuplicateGroup | None, chosen: set[int]) -> tuple[_Member, bool]:
+    """The user's choice if it is still a member (of this group, or else of any group it was chosen in)."""
+    if old is not None and old.primary_chosen:
+        kept = [m for m in spec.members if m.id == old.primary_id]
+        if kept:
+            return kept[0], True
+    mine = [m for m in spec.members if m.id in chosen]
+    if mine:
+        return best_member(mine), True
+    return best_member(spec.members), False
+
+
+def _delete_in(model: type[DuplicateGroup] | type[DuplicateMember], field_name: str, values: list[int]) -> None:
+    for start in range(0, len(values), CHUNK):
+        model.objects.filter(**{f"{field_name}__in": values[start : start + CHUNK]}).delete()
+
+
+# User decisions ------------------------------------------------------------------------------------------------
+
+
+def group_set_primary(*, group: DuplicateGroup, asset: Asset) -> DuplicateGroup:
+    """Make ``asset`` the group's primary, a choice later runs keep; distances are measured from it."""
+    if not group.members.filter(asset=asset).exists():
+        raise DuplicatesError(f"{asset.path} is not a member of group {group.pk}")
+    with transaction.atomic():
+        group.primary, group.primary_chosen = asset, True
+        group.save(update_fields=["primary", "primary_chosen", "updated_at"])
+        rows = list(group.members.select_related("asset"))
+        for member in rows:
+            same = member.asset.sha256 == asset.sha256
+            member.distance = 0 if same else _distance(member.asset.dhash, asset.dhash)
+            member.phash_distance = 0 if same else _distance(member.asset.phash, asset.phash)
+        DuplicateMember.objects.bulk_update(rows, ["distance", "phash_distance"])
+    return group
+
+
+def contents_mark_not_duplicates(*, catalog: Catalog, sha256s: Iterable[str]) -> int:
+    """Mark every pair of these contents "not duplicates"; returns the number of new marks."""
+    distinct = sorted(set(sha256s))
+    marks = [
+        NotDuplicate(catalog=catalog, sha256_a=a, sha256_b=b) for k, a in enumerate(distinct) for b in distinct[k + 1 :]
+    ]
+    before = NotDuplicate.objects.filter(catalog=catalog).count()
+    NotDuplicate.objects.bulk_create(marks, ignore_conflicts=True, batch_size=1000)
+    return NotDuplicate.objects.filter(catalog=catalog).count() - before
+
+
+def group_dismiss(*, group: DuplicateGroup) -> int:
+    """ "Not duplicates" for a similar group: its contents are never grouped together again; the group goes."""
+    if group.kind != GroupKind.SIMILAR:
+        raise DuplicatesError("the files of an exact group are byte-identical: they cannot be marked as different")
+    shas = group.members.values_list("asset__sha256", flat=True)
+    marked = contents_mark_not_duplicates(catalog=group.catalog, sha256s=shas)
+    group.delete()
+    return marked
+
+
+def member_dismiss(*, member: DuplicateMember) -> None:
+    """ "Not a duplicate of the primary": the pair is marked, and the member's content leaves the group now."""
+    group = member.group
+    primary = group.primary
+    if group.kind != GroupKind.SIMILAR or primary is None:
+        raise DuplicatesError("only a member of a similar group can be marked as a different picture")
+    if member.asset.sha256 == primary.sha256:
+        raise DuplicatesError("this file is a byte-identical copy of the primary")
+    with transaction.atomic():
+        contents_mark_not_duplicates(catalog=group.catalog, sha256s=[member.asset.sha256, primary.sha256])
+        group.members.filter(asset__sha256=member.asset.sha256).delete()
+        group.member_count = group.members.count()
+        if len({sha for sha in group.members.values_list("asset__sha256", flat=True)}) < 2:
+            group.delete()
+        else:
+            group.save(update_fields=["member_count", "updated_at"])
