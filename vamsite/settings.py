@@ -136,18 +136,37 @@ VAM_TIME_ZONE = zone_name(env_str("VAM_TIME_ZONE") or machine_time_zone())
 VAM_FFPROBE = env_str("VAM_FFPROBE", "ffprobe")
 
 REDIS_URL = env_str("REDIS_URL")
+
+# Jobs: RQ queues on REDIS_URL; without it (the embedded default) an in-process runner takes the same jobs.
+_RQ_URL = REDIS_URL or "redis://127.0.0.1:6379/0"
+RQ_QUEUES = {name: {"URL": _RQ_URL, "DEFAULT_TIMEOUT": 3600} for name in ("default", "analysis", "gpu")}
+# Never infinite: a job past its limit is stopped by RQ and recorded as failed.
+VAM_JOB_TIMEOUTS = {
+    "analyze": env_int("VAM_JOB_TIMEOUT_ANALYZE", 24 * 3600),
+    "organize": env_int("VAM_JOB_TIMEOUT_ORGANIZE", 24 * 3600),
+    "thumbnails": env_int("VAM_JOB_TIMEOUT_THUMBNAILS", 12 * 3600),
+    "duplicates": env_int("VAM_JOB_TIMEOUT_DUPLICATES", 2 * 3600),
+}
+VAM_EMBEDDED_JOB_THREADS = env_int("VAM_EMBEDDED_JOB_THREADS", 1)
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 SECRET_KEY = secret_key(VAM_DATA_DIR)
 DEBUG = env_bool("VAM_DEBUG", False)
 ALLOWED_HOSTS = env_list("VAM_ALLOWED_HOSTS") or ["127.0.0.1", "localhost"]
 CSRF_TRUSTED_ORIGINS = env_list("VAM_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    "daphne",  # runserver serves ASGI (websockets) in development too
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "channels",
+    "django_rq",
     "catalog",
     "jobs",
 ]

@@ -7,6 +7,7 @@ admin.site.site_title = "VAM"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("django-rq/", include("django_rq.urls")),  # queue statistics; django-rq admits staff only
     path("", include("catalog.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -1,9 +1,21 @@
-"""What the catalog commands share: finding the catalog a command names."""
+"""What the catalog commands share: finding the catalog a command names, submitting and following jobs."""
 
-from django.core.management.base import CommandError
+import time
+from typing import TextIO, cast
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.models import Catalog
 from catalog.selectors import catalog_by_path
+from jobs.models import JobStatus
+from jobs.progress import TerminalReporter
+from jobs.services import job_cancel, job_start, uses_redis
+
+
+def add_job_arguments(parser: CommandParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--enqueue", action="store_true", help="submit a background job and print its id")
+    group.add_argument("--wait", action="store_true", help="submit a background job and follow it to the end")
 
 
 def existing_catalog(path: str) -> Catalog:
@@ -12,3 +24,37 @@ def existing_catalog(path: str) -> Catalog:
     if catalog is None:
         raise CommandError(f"no catalog at {path}: run analyze first")
     return catalog
+
+
+def submit_job(command: BaseCommand, *, kind: str, params: dict, wait: bool) -> None:
+    """``--enqueue``: submit the job and print its id. ``--wait``: submit it, then follow it to the end."""
+    if not wait and not uses_redis():
+        raise CommandError(
+            "--enqueue needs a worker: set REDIS_URL and run `manage.py rqworker default analysis`, "
+            "or use --wait to run the job here and follow it"
+        )
+    job = job_start(kind=kind, params=params)
+    if not wait:
+        command.stdout.write(str(job.pk))
+        return
+    command.stderr.write(f"job {job.pk} submitted; following it (Ctrl-C cancels the job)")
+    reporter = TerminalReporter(cast(TextIO, command.stderr._out))
+    seen = None
+    try:
+        while True:
+            job.refresh_from_db()
+            state = (job.status, job.phase, job.current, job.total, job.message)
+            if state != seen and job.phase:
+                reporter.update(phase=job.phase, current=job.current, total=job.total, message=job.message)
+                seen = state
+            if job.is_final:
+                break
+            time.sleep(0.2)
+    except KeyboardInterrupt as exc:
+        job_cancel(job=job)
+        raise CommandError(f"job {job.pk}: cancel requested; finished work is kept") from exc
+    finally:
+        reporter.close()
+    command.stdout.write(f"job {job.pk} {job.status}")
+    if job.status != JobStatus.SUCCESS:
+        raise CommandError(f"job {job.pk} {job.status}: {job.error}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from catalog.media.pool import analyze_many
@@ -20,6 +20,9 @@ class ThumbnailSummary:
     written: int = 0
     failed: int = 0
     changed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
     def line(self) -> str:
         text = (

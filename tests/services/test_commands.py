@@ -11,6 +11,7 @@ from PIL import Image
 
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, Catalog
+from jobs.models import Job
 from tests.services.helpers import analyze, camera_photo, plain_photo
 
 pytestmark = pytest.mark.django_db
@@ -123,12 +124,15 @@ def test_analyze_no_thumbnails(library, catalog_dir):
     assert thumbnails(catalog_dir) == []
 
 
-def test_analyze_rejects_a_negative_threshold_and_enqueue(library, catalog_dir):
+def test_analyze_rejects_a_negative_threshold_and_a_bad_submission(library, catalog_dir, tmp_path):
     with pytest.raises(CommandError, match="--threshold"):
         run("analyze", str(catalog_dir), "-s", str(library), "--threshold", "-1")
-    with pytest.raises(CommandError, match="--enqueue"):
-        run("analyze", str(catalog_dir), "-s", str(library), "--enqueue")
+    with pytest.raises(CommandError, match="not allowed with argument"):
+        run("analyze", str(catalog_dir), "-s", str(library), "--enqueue", "--wait")
+    with pytest.raises(CommandError, match="does not exist"):  # checked before anything is queued
+        run("analyze", str(catalog_dir), "-s", str(tmp_path / "nowhere"), "--enqueue")
     assert Asset.objects.count() == 0
+    assert not Job.objects.exists()
 
 
 # generate_thumbnails ---------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 import argparse
+from pathlib import Path
 from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from catalog.management.common import add_job_arguments, submit_job
 from catalog.services.analyze import AnalyzeError, catalog_analyze, catalog_get_or_create, sources_check
 from catalog.similarity.grouping import DEFAULT_THRESHOLD, MAX_THRESHOLD
 from jobs.progress import TerminalReporter
@@ -36,11 +38,24 @@ class Command(BaseCommand):
         add_threshold_argument(parser)
         parser.add_argument("--no-thumbnails", action="store_true", help="do not write thumbnails")
         parser.add_argument("--workers", type=int, default=None, help="processes to use (default: one per core)")
-        parser.add_argument("--enqueue", action="store_true", help="submit a background job and print its id")
+        add_job_arguments(parser)
 
     def handle(self, *args, **options) -> None:
-        if options["enqueue"]:
-            raise CommandError("--enqueue needs the background job system, which this version does not have yet")
+        if options["enqueue"] or options["wait"]:
+            try:
+                sources = sources_check(options["sources"])
+            except AnalyzeError as exc:
+                raise CommandError(str(exc)) from exc
+            params = {
+                "catalog_path": str(Path(options["catalog_path"]).expanduser().resolve()),
+                "source_directories": sources,
+                "detect_duplicates": not options["no_duplicates"],
+                "similarity_threshold": options["threshold"],
+                "thumbnails": not options["no_thumbnails"],
+                "workers": options["workers"],
+            }
+            submit_job(self, kind="analyze", params=params, wait=options["wait"])
+            return
         reporter = TerminalReporter(cast(TextIO, self.stderr._out))
         try:
             sources_check(options["sources"])  # before the catalog folder and row are created

@@ -3,7 +3,7 @@ from typing import TextIO, cast
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.management.commands.analyze import add_threshold_argument
-from catalog.management.common import existing_catalog
+from catalog.management.common import add_job_arguments, existing_catalog, submit_job
 from catalog.services.duplicates import DuplicatesError, catalog_find_duplicates
 from jobs.progress import TerminalReporter
 
@@ -14,12 +14,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("catalog_path")
         add_threshold_argument(parser)
-        parser.add_argument("--enqueue", action="store_true", help="submit a background job and print its id")
+        add_job_arguments(parser)
 
     def handle(self, *args, **options) -> None:
-        if options["enqueue"]:
-            raise CommandError("--enqueue needs the background job system, which this version does not have yet")
         catalog = existing_catalog(options["catalog_path"])
+        if options["enqueue"] or options["wait"]:
+            params = {"catalog_path": catalog.path, "similarity_threshold": options["threshold"]}
+            submit_job(self, kind="duplicates", params=params, wait=options["wait"])
+            return
         reporter = TerminalReporter(cast(TextIO, self.stderr._out))
         try:
             summary = catalog_find_duplicates(catalog=catalog, threshold=options["threshold"], reporter=reporter)

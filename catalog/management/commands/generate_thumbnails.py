@@ -2,7 +2,7 @@ from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.management.common import existing_catalog
+from catalog.management.common import add_job_arguments, existing_catalog, submit_job
 from catalog.services.thumbnails import thumbnails_generate
 from jobs.progress import TerminalReporter
 
@@ -27,14 +27,21 @@ class Command(BaseCommand):
         parser.add_argument("--format", dest="fmt", choices=["webp", "jpeg"], default="webp")
         parser.add_argument("--force", action="store_true", help="rewrite thumbnails that exist")
         parser.add_argument("--workers", type=int, default=None)
-        parser.add_argument("--enqueue", action="store_true", help="submit a background job and print its id")
+        add_job_arguments(parser)
 
     def handle(self, *args, **options) -> None:
-        if options["enqueue"]:
-            raise CommandError("--enqueue needs the background job system, which this version does not have yet")
         if not 1 <= options["quality"] <= 100:
             raise CommandError("--quality must lie between 1 and 100")
         catalog = existing_catalog(options["catalog_path"])
+        if options["enqueue"] or options["wait"]:
+            params = {
+                "catalog_path": catalog.path,
+                "sizes": parse_sizes(options["sizes"]),
+                "quality": options["quality"],
+                "force": options["force"],
+            }
+            submit_job(self, kind="thumbnails", params=params, wait=options["wait"])
+            return
         reporter = TerminalReporter(cast(TextIO, self.stderr._out))
         try:
             summary = thumbnails_generate(

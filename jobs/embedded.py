@@ -1,0 +1,35 @@
+"""The embedded runner: without REDIS_URL, jobs run on a small thread pool inside the process that submitted them
+(the web server, or a command with --wait), with the same code an RQ worker runs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def submit(job_id) -> Future:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max(1, settings.VAM_EMBEDDED_JOB_THREADS), thread_name_prefix="vam-job")
+    return _pool.submit(_run, str(job_id))
+
+
+def _run(job_id: str) -> None:
+    from jobs.tasks import run_job
+
+    try:
+        run_job(job_id)
+    except Exception:
+        logger.exception("job %s crashed in the embedded runner", job_id)
+    finally:
+        connection.close()  # each thread has its own connection; do not leak it

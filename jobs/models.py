@@ -1,0 +1,75 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class JobKind(models.TextChoices):
+    ANALYZE = "analyze", "Analyze"
+    ORGANIZE = "organize", "Organize"
+    THUMBNAILS = "thumbnails", "Thumbnails"
+    DUPLICATES = "duplicates", "Duplicates"
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    PROGRESS = "PROGRESS", "In progress"
+    SUCCESS = "SUCCESS", "Success"
+    FAILURE = "FAILURE", "Failure"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
+FINAL_STATUSES = (JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.CANCELLED)
+
+
+class Job(models.Model):
+    """One background job. The row is the truth: RQ only carries it (its primary key is the RQ job id), and the
+    websocket only tells about it. Workers write it with ``update(...)`` on the fields they own, never ``save()``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    catalog = models.ForeignKey(
+        "catalog.Catalog", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    params = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=32, default="default")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
+    phase = models.CharField(max_length=32, blank=True, default="")
+    current = models.BigIntegerField(default=0)
+    total = models.BigIntegerField(null=True, blank=True)
+    message = models.CharField(max_length=255, blank=True, default="")
+    eta_seconds = models.FloatField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    error_type = models.CharField(max_length=128, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="job_status_created"),
+            models.Index(fields=["-created_at"], name="job_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} job {self.pk}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def percent(self) -> float | None:
+        if self.status == JobStatus.SUCCESS:
+            return 100.0
+        if not self.total:
+            return None
+        return round(min(100.0, 100.0 * self.current / self.total), 1)

@@ -1,0 +1,148 @@
+"""Starting, cancelling and reconciling jobs. The same job code runs on RQ workers and in the embedded runner.
+
+``job_start`` creates the row and hands the job to its transport only when the transaction commits, so a worker
+never picks up a job whose row it cannot see yet (and a rolled-back submission never runs).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from jobs.models import FINAL_STATUSES, Job, JobKind, JobStatus
+from jobs.reporter import job_push
+
+logger = logging.getLogger(__name__)
+
+QUEUE_OF_KIND = {kind: "default" for kind in JobKind.values}
+STALE_HEARTBEAT = timedelta(minutes=10)  # a running job that reported nothing for this long has lost its worker
+
+
+class JobError(Exception):
+    pass
+
+
+def uses_redis() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+def job_start(*, kind: str, params: dict[str, Any], user=None, catalog=None) -> Job:
+    """Create a PENDING job and, once the transaction commits, enqueue it."""
+    if kind not in JobKind.values:
+        raise JobError(f"unknown job kind {kind!r}: choose one of {', '.join(JobKind.values)}")
+    job = Job.objects.create(kind=kind, params=params, catalog=catalog, created_by=user, queue=QUEUE_OF_KIND[kind])
+    transaction.on_commit(partial(_dispatch, job.pk))
+    return job
+
+
+def _dispatch(job_id) -> None:
+    job = Job.objects.get(pk=job_id)
+    if uses_redis():
+        import django_rq
+        from rq import Callback
+
+        from jobs.tasks import job_failed, job_stopped, run_job
+
+        django_rq.get_queue(job.queue).enqueue(
+            run_job,
+            str(job.pk),
+            job_id=str(job.pk),
+            job_timeout=settings.VAM_JOB_TIMEOUTS[job.kind],
+            on_failure=Callback(job_failed),
+            on_stopped=Callback(job_stopped),
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+        )
+    else:
+        from jobs import embedded
+
+        embedded.submit(job.pk)
+    job_push(job)
+
+
+def job_finish(
+    job: Job, status: str, *, result=None, error: str = "", error_type: str = "", only_from: str | None = None
+) -> bool:
+    """Move a job that is not final yet (or is in ``only_from``) to a final status: a compare-and-set, so it
+    returns False when something else finished the job first."""
+    now = timezone.now()
+    rows = Job.objects.filter(pk=job.pk).exclude(status__in=FINAL_STATUSES)
+    if only_from is not None:
+        rows = rows.filter(status=only_from)
+    done = rows.update(
+        status=status, result=result, error=error, error_type=error_type, finished_at=now, eta_seconds=None
+    )
+    job.refresh_from_db()
+    if done:
+        job_push(job)
+    return bool(done)
+
+
+def job_cancel(*, job: Job) -> Job:
+    """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next progress check."""
+    if job.is_final:
+        return job
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk, cancel_requested_at__isnull=True).update(cancel_requested_at=now)
+    if job_finish(job, JobStatus.CANCELLED, error="cancelled before it started", only_from=JobStatus.PENDING):
+        _rq_cancel(job)
+    job.refresh_from_db()
+    return job
+
+
+def _rq_cancel(job: Job) -> None:
+    if not uses_redis():
+        return
+    import django_rq
+    from rq.exceptions import InvalidJobOperation, NoSuchJobError
+    from rq.job import Job as RQJob
+
+    try:
+        RQJob.fetch(str(job.pk), connection=django_rq.get_connection(job.queue)).cancel()
+    except (NoSuchJobError, InvalidJobOperation):
+        pass
+
+
+def job_reconcile(*, now=None) -> int:
+    """Fail the jobs whose worker is gone; returns how many. Safe to run anywhere, any number of times.
+
+    A job counts as abandoned when its RQ job no longer exists or ended without the row being finalised (a
+    worker killed with -9, a machine that went away), or when it runs but reported nothing for 10 minutes.
+    Analyze and organize are idempotent: resubmitting such a job resumes where it stopped.
+    """
+    now = now or timezone.now()
+    fixed = 0
+    for job in Job.objects.filter(status__in=[JobStatus.PENDING, JobStatus.PROGRESS]):
+        reason = _abandoned(job, now)
+        if reason and job_finish(job, JobStatus.FAILURE, error=reason, error_type="WorkerLost"):
+            logger.warning("job %s reconciled to FAILURE: %s", job.pk, reason)
+            fixed += 1
+    return fixed
+
+
+def _abandoned(job: Job, now) -> str:
+    if job.status == JobStatus.PROGRESS and job.heartbeat_at and now - job.heartbeat_at > STALE_HEARTBEAT:
+        return f"no progress since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC: its worker is gone; resubmit to resume"
+    if not uses_redis():
+        return ""
+    import django_rq
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job as RQJob
+    from rq.job import JobStatus as RQStatus
+
+    try:
+        rq_job = RQJob.fetch(str(job.pk), connection=django_rq.get_connection(job.queue))
+    except NoSuchJobError:
+        if job.status == JobStatus.PENDING and now - job.created_at < timedelta(minutes=1):
+            return ""  # enqueued on commit a moment ago
+        return "its queue entry is gone (Redis was flushed or the job expired); resubmit to run it"
+    status = rq_job.get_status(refresh=True)
+    if status in (RQStatus.FAILED, RQStatus.STOPPED, RQStatus.CANCELED, RQStatus.FINISHED):
+        return f"its worker ended it as {status.value} without recording a result (killed?); resubmit to resume"
+    return ""

@@ -1,0 +1,122 @@
+"""Thin entry points: claim the Job row, call the catalog service with a JobReporter, record how it ended."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from jobs.models import Job, JobKind, JobStatus
+from jobs.reporter import JobReporter, job_push
+from jobs.services import job_finish
+
+logger = logging.getLogger(__name__)
+
+
+def run_job(job_id: str) -> dict[str, Any] | None:
+    if not connection.in_atomic_block:  # a long-lived worker: drop a connection the database closed meanwhile
+        close_old_connections()
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=JobStatus.PENDING, cancel_requested_at__isnull=True).update(
+        status=JobStatus.PROGRESS, started_at=now, heartbeat_at=now
+    )
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or not claimed:
+        return None  # cancelled before it started, or another worker has it
+    job_push(job)
+    reporter = JobReporter(job)
+    try:
+        result = HANDLERS[job.kind](job, reporter)
+    except Exception as exc:
+        logger.exception("job %s failed", job_id)
+        job_finish(job, JobStatus.FAILURE, error=str(exc) or type(exc).__name__, error_type=type(exc).__name__)
+        return None
+    if reporter.is_cancelled():
+        job_finish(job, JobStatus.CANCELLED, result=result, error="cancelled; finished work is kept")
+    else:
+        job_finish(job, JobStatus.SUCCESS, result=result)
+    return result
+
+
+def _analyze(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    from catalog.services.analyze import catalog_analyze, catalog_get_or_create
+
+    params = job.params
+    catalog = catalog_get_or_create(path=params["catalog_path"])
+    Job.objects.filter(pk=job.pk).update(catalog=catalog)
+    summary = catalog_analyze(
+        catalog=catalog,
+        sources=list(params["source_directories"]),
+        reporter=reporter,
+        workers=params.get("workers"),
+        thumbnails=params.get("thumbnails", True),
+        detect_duplicates=params.get("detect_duplicates", True),
+        threshold=params.get("similarity_threshold"),
+    )
+    return summary.as_dict() | {"catalog": catalog.path, "walk_errors": summary.walk_errors[:100]}
+
+
+def _thumbnails(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    from catalog.services.thumbnails import thumbnails_generate
+
+    catalog = _existing_catalog(job)
+    params = job.params
+    summary = thumbnails_generate(
+        catalog=catalog,
+        sizes=params.get("sizes") or list(settings.VAM_THUMBNAIL_SIZES),
+        quality=params.get("quality", 80),
+        force=params.get("force", False),
+        reporter=reporter,
+    )
+    return summary.as_dict() | {"catalog": catalog.path}
+
+
+def _duplicates(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    from catalog.services.duplicates import catalog_find_duplicates
+
+    catalog = _existing_catalog(job)
+    summary = catalog_find_duplicates(
+        catalog=catalog, threshold=job.params.get("similarity_threshold"), reporter=reporter
+    )
+    return summary.as_dict() | {"catalog": catalog.path}
+
+
+def _organize(job: Job, reporter: JobReporter) -> dict[str, Any]:
+    raise NotImplementedError("organize is not available in this version")
+
+
+def _existing_catalog(job: Job):
+    from catalog.selectors import catalog_by_path
+
+    catalog = catalog_by_path(job.params["catalog_path"])
+    if catalog is None:
+        raise LookupError(f"no catalog at {job.params['catalog_path']}: run analyze first")
+    Job.objects.filter(pk=job.pk).update(catalog=catalog)
+    return catalog
+
+
+HANDLERS: dict[str, Callable[[Job, JobReporter], dict[str, Any]]] = {
+    JobKind.ANALYZE: _analyze,
+    JobKind.THUMBNAILS: _thumbnails,
+    JobKind.DUPLICATES: _duplicates,
+    JobKind.ORGANIZE: _organize,
+}
+
+
+# RQ callbacks: the work-horse died (timeout, kill, exception outside run_job) or was stopped on request.
+
+
+def job_failed(rq_job, connection, exc_type, exc_value, traceback) -> None:
+    job = Job.objects.filter(pk=rq_job.id).first()
+    if job is not None:
+        job_finish(job, JobStatus.FAILURE, error=str(exc_value) or exc_type.__name__, error_type=exc_type.__name__)
+
+
+def job_stopped(rq_job, connection) -> None:
+    job = Job.objects.filter(pk=rq_job.id).first()
+    if job is not None:
+        job_finish(job, JobStatus.CANCELLED, error="stopped by request")
