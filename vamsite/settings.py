@@ -148,6 +148,23 @@ VAM_JOB_TIMEOUTS = {
     "duplicates": env_int("VAM_JOB_TIMEOUT_DUPLICATES", 2 * 3600),
 }
 VAM_EMBEDDED_JOB_THREADS = env_int("VAM_EMBEDDED_JOB_THREADS", 1)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "jobs.api.api_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "VAM API",
+    "DESCRIPTION": "Visual Asset Manager: background jobs (analyze, organize, thumbnails) and their progress.",
+    "VERSION": "1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+}
 if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
@@ -167,6 +184,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_rq",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "catalog",
     "jobs",
 ]

@@ -8,6 +8,7 @@ admin.site.site_title = "VAM"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("django-rq/", include("django_rq.urls")),  # queue statistics; django-rq admits staff only
+    path("", include("jobs.urls")),
     path("", include("catalog.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -1,0 +1,13 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from jobs import api
+
+urlpatterns = [
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/jobs", api.JobList.as_view(), name="api-jobs"),
+    path("api/jobs/analyze", api.AnalyzeSubmit.as_view(), name="api-analyze"),
+    path("api/jobs/organize", api.OrganizeSubmit.as_view(), name="api-organize"),
+    path("api/jobs/thumbnails", api.ThumbnailsSubmit.as_view(), name="api-thumbnails"),
+    path("api/jobs/<str:job_id>", api.JobDetail.as_view(), name="api-job"),
+]

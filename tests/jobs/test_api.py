@@ -1,0 +1,182 @@
+"""The jobs REST API: the DESIGN.md paths and fields, its errors (never a 500) and its login."""
+
+from __future__ import annotations
+
+import json
+
+import django_rq
+import pytest
+from django.test import override_settings
+from rest_framework.authtoken.models import Token
+
+from catalog.models import Catalog
+from jobs.models import Job, JobStatus
+from tests.jobs.test_jobs import STATUS_KEYS
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def roots(tmp_path):
+    library = tmp_path / "library"
+    (library / "photos").mkdir(parents=True)
+    with override_settings(VAM_LIBRARY_ROOTS=[str(library.resolve())]):
+        yield library
+
+
+@pytest.fixture
+def queue():
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    yield queue
+    queue.empty()
+
+
+def post(client, path: str, body, **extra):
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.post(path, data=data, content_type="application/json", **extra)
+
+
+def analyze_body(roots) -> dict:
+    return {"catalog_path": str(roots / "catalog"), "source_directories": [str(roots / "photos")]}
+
+
+def test_every_endpoint_needs_a_login(client):
+    for method, path in [
+        ("get", "/api/jobs"),
+        ("get", "/api/schema/"),
+        ("get", "/api/jobs/00000000-0000-0000-0000-000000000000"),
+        ("delete", "/api/jobs/00000000-0000-0000-0000-000000000000"),
+        ("post", "/api/jobs/analyze"),
+        ("post", "/api/jobs/organize"),
+        ("post", "/api/jobs/thumbnails"),
+    ]:
+        response = getattr(client, method)(path, HTTP_ACCEPT="application/json")
+        assert response.status_code == 401, (method, path)
+        assert "error" in json.loads(response.content)
+    assert not Job.objects.exists()
+
+
+def test_submit_analyze_with_a_token_answers_202_and_queues_the_job(
+    client, admin_user, roots, queue, django_capture_on_commit_callbacks
+):
+    token = Token.objects.create(user=admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, "/api/jobs/analyze", analyze_body(roots), HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert response.status_code == 202
+    body = response.json()
+    assert set(body) == {"job_id", "status", "message"} and body["status"] == "PENDING"
+    job = Job.objects.get(pk=body["job_id"])
+    assert queue.job_ids == [body["job_id"]] and job.created_by == admin_user
+    assert job.params["source_directories"] == [str((roots / "photos").resolve())]
+    assert job.params["detect_duplicates"] is True and job.params["similarity_threshold"] is None
+
+
+def test_job_status_list_and_cancel(admin_client, roots, queue, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = post(admin_client, "/api/jobs/analyze", analyze_body(roots)).json()["job_id"]
+    status = admin_client.get(f"/api/jobs/{job_id}").json()
+    assert list(status) == STATUS_KEYS
+    assert (status["job_id"], status["kind"], status["status"]) == (job_id, "analyze", "PENDING")
+
+    listed = admin_client.get("/api/jobs").json()
+    assert listed["count"] == 1 and listed["results"][0]["job_id"] == job_id
+
+    cancelled = admin_client.delete(f"/api/jobs/{job_id}")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == JobStatus.CANCELLED
+    assert queue.count == 0
+    assert admin_client.get("/api/jobs").json()["count"] == 0  # active jobs only
+    history = admin_client.get("/api/jobs", {"status": "all", "page_size": 1}).json()
+    assert history["count"] == 1 and history["results"][0]["status"] == "CANCELLED"
+
+
+def test_users_see_only_their_own_jobs(client, django_user_model, admin_user):
+    theirs = Job.objects.create(kind="analyze", created_by=admin_user)
+    user = django_user_model.objects.create_user("dana", password="pw")
+    client.force_login(user)
+    assert client.get(f"/api/jobs/{theirs.pk}").status_code == 404
+    assert client.delete(f"/api/jobs/{theirs.pk}").status_code == 404
+    assert client.get("/api/jobs").json()["count"] == 0
+    theirs.refresh_from_db()
+    assert theirs.status == JobStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ("{not json", "JSON parse error"),
+        ("[]", "Expected a dictionary"),
+        ("null", "No data provided"),
+        ({"source_directories": ["/x"]}, "catalog_path: This field is required"),
+        ({"catalog_path": 5, "source_directories": "photos"}, "source_directories: Expected a list"),
+        ({"catalog_path": "/c", "source_directories": []}, "source_directories"),
+        ({"catalog_path": "/c", "source_directories": [["nested"]]}, "source_directories"),
+        ({"catalog_path": "relative", "source_directories": ["PHOTOS"]}, "is not an absolute path"),
+        ({"catalog_path": "/c", "source_directories": ["/etc"]}, "outside the library roots"),
+        ({"catalog_path": "/c", "source_directories": ["PHOTOS/../../.."]}, "outside the library roots"),
+        ({"catalog_path": "/c", "source_directories": ["PHOTOS/missing"]}, "not an existing folder"),
+        ({"catalog_path": "/c", "source_directories": ["PHOTOS\x00"]}, "Null characters are not allowed"),
+        ({"catalog_path": "/etc/vam", "source_directories": ["PHOTOS"]}, "not a known catalog"),
+        (
+            {"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "similarity_threshold": "high"},
+            "valid integer",
+        ),
+        ({"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "similarity_threshold": 99}, "less than or"),
+        ({"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "workers": -3}, "workers"),
+        ({"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "detect_duplicates": "maybe"}, "valid boolean"),
+    ],
+)
+def test_bad_analyze_requests_answer_400_with_a_clear_error(admin_client, roots, body, says):
+    if isinstance(body, dict):
+        text = json.dumps(body).replace("PHOTOS", str(roots / "photos")).replace("CATALOG", str(roots / "cat"))
+        body = text
+    response = post(admin_client, "/api/jobs/analyze", body)
+    assert response.status_code == 400, response.content
+    assert says in response.json()["error"]
+    assert not Job.objects.exists()
+
+
+def test_thumbnails_need_a_known_catalog_and_sane_options(
+    admin_client, roots, queue, django_capture_on_commit_callbacks
+):
+    response = post(admin_client, "/api/jobs/thumbnails", {"catalog_path": str(roots / "nothing")})
+    assert response.status_code == 400 and "no catalog at" in response.json()["error"]
+    catalog = Catalog.objects.create(path=str(roots / "cat"), name="cat")
+    for bad in ({"sizes": [8]}, {"sizes": "256"}, {"quality": 0}, {"force": [1]}):
+        response = post(admin_client, "/api/jobs/thumbnails", {"catalog_path": catalog.path} | bad)
+        assert response.status_code == 400, bad
+    with django_capture_on_commit_callbacks(execute=True):
+        body = {"catalog_path": catalog.path, "sizes": [128], "quality": 70, "force": True}
+        response = post(admin_client, "/api/jobs/thumbnails", body)
+    assert response.status_code == 202
+    assert Job.objects.get(pk=response.json()["job_id"]).params == body
+
+
+def test_organize_validates_then_says_it_is_not_available(admin_client, roots):
+    catalog = Catalog.objects.create(path=str(roots / "cat"), name="cat")
+    bad = post(admin_client, "/api/jobs/organize", {"catalog_path": catalog.path, "output_directory": "/tmp/out"})
+    assert bad.status_code == 400 and "outside the library roots" in bad.json()["error"]
+    body = {"catalog_path": catalog.path, "output_directory": str(roots / "sorted"), "operation": "move"}
+    response = post(admin_client, "/api/jobs/organize", body)
+    assert response.status_code == 501 and "not available" in response.json()["error"]
+    assert not Job.objects.exists()
+
+
+def test_unknown_and_malformed_job_ids_are_404(admin_client):
+    for job_id in ("00000000-0000-0000-0000-000000000000", "not-a-uuid", "1%00"):
+        for method in ("get", "delete"):
+            response = getattr(admin_client, method)(f"/api/jobs/{job_id}")
+            assert response.status_code == 404 and "no job" in response.json()["error"]
+
+
+def test_openapi_schema_describes_the_jobs_api(admin_client):
+    response = admin_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = json.loads(response.content)
+    assert {
+        "/api/jobs",
+        "/api/jobs/analyze",
+        "/api/jobs/organize",
+        "/api/jobs/thumbnails",
+        "/api/jobs/{job_id}",
+    } <= set(schema["paths"])
