@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from jobs import api
+from jobs import api, views
 
 urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/jobs/analyze", api.AnalyzeSubmit.as_view(), name="api-analyze"),
     path("api/jobs/organize", api.OrganizeSubmit.as_view(), name="api-organize"),
     path("api/jobs/thumbnails", api.ThumbnailsSubmit.as_view(), name="api-thumbnails"),
+    path("api/jobs/<str:job_id>/stream", views.job_stream, name="api-job-stream"),
     path("api/jobs/<str:job_id>", api.JobDetail.as_view(), name="api-job"),
 ]

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import django_rq
 import pytest
+import pytest_asyncio
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client
 
 from jobs.models import Job, JobKind, JobStatus
@@ -36,6 +38,15 @@ def worker_env() -> dict[str, str]:
 
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def close_thread_connections():
+    """The ORM calls of these tests run in asgiref's sync thread: close its connection before the test DB goes."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
 

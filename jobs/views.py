@@ -1,0 +1,66 @@
+"""Server-Sent Events: ``GET /api/jobs/<id>/stream`` sends one ``progress`` event per change and closes at a final
+state. The view is async and waits on the channel layer, so under daphne a client holds no thread."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+
+from jobs.models import FINAL_STATUSES
+from jobs.reporter import job_group
+from jobs.selectors import job_status, job_visible_for
+
+KEEPALIVE_SECONDS = 15.0  # also how often the row is re-read, in case an event was lost
+
+
+async def job_stream(request: HttpRequest, job_id: str) -> HttpResponseBase:
+    user = await request.auser()
+    if not user.is_authenticated:
+        return JsonResponse({"error": "Authentication credentials were not provided."}, status=401)
+    try:
+        key = uuid.UUID(job_id)
+    except ValueError:
+        return JsonResponse({"error": f"no job {job_id}"}, status=404)
+    if not await database_sync_to_async(job_visible_for(user).filter(pk=key).exists)():
+        return JsonResponse({"error": f"no job {job_id}"}, status=404)
+    response = StreamingHttpResponse(_events(key), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # proxies must not buffer the stream
+    return response
+
+
+async def _events(job_id: uuid.UUID) -> AsyncIterator[str]:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(job_group(job_id), channel)
+    try:
+        last = None
+        status = await _status(job_id)  # after joining the group: nothing falls in between
+        while True:
+            if status != last:
+                yield f"event: progress\ndata: {json.dumps(status)}\n\n"
+                last = status
+            if status["status"] in FINAL_STATUSES:
+                return
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=KEEPALIVE_SECONDS)
+                status = message["job"]
+            except TimeoutError:
+                yield ": keepalive\n\n"
+                status = await _status(job_id)
+    finally:
+        await layer.group_discard(job_group(job_id), channel)
+
+
+@database_sync_to_async
+def _status(job_id: uuid.UUID) -> dict:
+    from jobs.models import Job
+
+    return job_status(Job.objects.get(pk=job_id))
