@@ -13,7 +13,7 @@ TEST_DATABASE_URL ?= postgres://postgres@$(PG_HOST):$(PG_PORT)/vam
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
-.PHONY: install dev run serve test services ffmpeg lint format clean
+.PHONY: install dev run serve test services ffmpeg browser lint format clean
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit("VAM needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -40,7 +40,7 @@ run: install
 	@$(MAKE) --no-print-directory serve
 
 serve: install
-	@echo "VAM admin: http://$(HOST):$(PORT)/admin/  (Ctrl-C stops the server)"
+	@echo "VAM: http://$(HOST):$(PORT)/ (jobs) and http://$(HOST):$(PORT)/admin/  (Ctrl-C stops the server)"
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 # Start Postgres and Redis when they are not reachable (the commands of DEVELOPERS.md), or fail clearly.
@@ -66,7 +66,14 @@ ffmpeg:
 	    echo "installing ffmpeg"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null; \
 	  else echo "error: the tests need ffmpeg and ffprobe: install ffmpeg (apt install ffmpeg)"; exit 1; fi; }
 
-test: $(VENV)/.dev-installed services ffmpeg
+# The browser test drives Debian's chromium through chromium-driver (never a browser a tool downloads itself).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	  else echo "error: the browser test needs Debian's chromium and chromium-driver (apt install chromium chromium-driver)"; exit 1; fi; }
+
+test: $(VENV)/.dev-installed services ffmpeg browser
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -3,6 +3,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from jobs.models import Job
+from jobs.selectors import job_status
 from jobs.services import job_cancel, job_start
 
 
@@ -18,6 +19,11 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # jobs are submitted through the pages, the API or the commands
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        extra = {"status": job_status(job)} if job is not None else {}
+        return super().change_view(request, object_id, form_url, (extra_context or {}) | extra)
 
     @admin.display(description="Progress")
     def progress(self, job: Job) -> str:

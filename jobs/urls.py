@@ -1,9 +1,15 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from jobs import api, views
+from jobs import api, pages, views
+
+app_name = "jobs"
 
 urlpatterns = [
+    path("jobs/", pages.job_index, name="index"),
+    path("jobs/submit/<str:kind>/", pages.job_submit, name="submit"),
+    path("jobs/<uuid:job_id>/", pages.job_detail, name="detail"),
+    path("jobs/<uuid:job_id>/cancel/", pages.job_cancel_view, name="cancel"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/jobs", api.JobList.as_view(), name="api-jobs"),
     path("api/jobs/analyze", api.AnalyzeSubmit.as_view(), name="api-analyze"),

@@ -242,6 +242,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/jobs/"
+LOGOUT_REDIRECT_URL = "login"
 STATIC_URL = "static/"
 STATIC_ROOT = VAM_DATA_DIR / "static"
 try:  # collectstatic fills it; WhiteNoise serves from the app folders until then, and warns if it is absent

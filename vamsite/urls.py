@@ -10,5 +10,6 @@ urlpatterns = [
     path("django-rq/", include("django_rq.urls")),  # queue statistics; django-rq admits staff only
     path("", include("jobs.urls")),
     path("", include("catalog.urls")),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", RedirectView.as_view(url="/jobs/", permanent=False)),
 ]

@@ -259,3 +259,10 @@ def test_queue_statistics_are_for_staff_only(admin_client, client, django_user_m
     user = django_user_model.objects.create_user("viewer", password="pw")
     client.force_login(user)
     assert client.get(url).status_code == 302
+
+
+@pytest.mark.django_db
+def test_admin_job_page_has_the_live_progress_widget(admin_client):
+    job = Job.objects.create(kind=JobKind.ANALYZE, status=JobStatus.PROGRESS, phase="analyze", current=3, total=4)
+    page = admin_client.get(reverse("admin:jobs_job_change", args=[job.pk])).content.decode()
+    assert f'data-live="{job.pk}"' in page and "/static/jobs/live.js" in page and "75.0%" in page

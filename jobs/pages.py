@@ -1,0 +1,126 @@
+"""The jobs page: forms to submit analyze, organize and thumbnails, and the live list of jobs; one job's page.
+
+The forms are validated by the same request serializers as the REST API, and submit through the same service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from rest_framework.serializers import Serializer
+
+from catalog.models import Catalog
+from catalog.similarity.grouping import DEFAULT_THRESHOLD, MAX_THRESHOLD
+from jobs import api
+from jobs.models import JobKind
+from jobs.selectors import job_list_visible, job_status, job_visible_for
+from jobs.services import job_cancel, job_start
+
+HISTORY_PAGE = 20
+PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"  # the blank row live.js copies for jobs that start later
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _analyze_data(post) -> dict:
+    threshold = post.get("similarity_threshold", "").strip()
+    return {
+        "catalog_path": post.get("catalog_path", "").strip(),
+        "source_directories": _lines(post.get("source_directories", "")),
+        "detect_duplicates": post.get("detect_duplicates") == "on",
+        "similarity_threshold": threshold or None,
+    }
+
+
+def _thumbnails_data(post) -> dict:
+    sizes = [size.strip() for size in post.get("sizes", "").split(",") if size.strip()]
+    return {
+        "catalog_path": post.get("catalog_path", ""),
+        "sizes": sizes or None,
+        "quality": post.get("quality") or 80,
+        "force": post.get("force") == "on",
+    }
+
+
+def _organize_data(post) -> dict:
+    fields = ("catalog_path", "output_directory", "operation", "directory_structure", "naming_strategy")
+    flags = ("dry_run", "verify_checksums", "skip_duplicates")
+    return {name: post.get(name, "") for name in fields} | {name: post.get(name) == "on" for name in flags}
+
+
+FORMS: dict[str, tuple[type[Serializer], Callable[[QueryDict], dict]]] = {
+    JobKind.ANALYZE: (api.AnalyzeRequest, _analyze_data),
+    JobKind.THUMBNAILS: (api.ThumbnailsRequest, _thumbnails_data),
+    JobKind.ORGANIZE: (api.OrganizeRequest, _organize_data),
+}
+
+
+@login_required
+@require_GET
+def job_index(request: HttpRequest) -> HttpResponse:
+    return _render_index(request)
+
+
+def _render_index(
+    request: HttpRequest, errors: dict | None = None, kind: str = "", status: int = 200, form_error: str = ""
+) -> HttpResponse:
+    active = job_list_visible(request.user)
+    history = Paginator(job_list_visible(request.user, history=True), HISTORY_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "active": [job_status(job) for job in active[:100]],
+        "history": history,
+        "history_rows": [job_status(job) for job in history],
+        "catalogs": Catalog.objects.order_by("name"),
+        "errors": errors or {},
+        "form_error": form_error or (errors or {}).get("non_field_errors", ""),
+        "failed_kind": kind,
+        "posted": request.POST,
+        "default_threshold": DEFAULT_THRESHOLD,
+        "max_threshold": MAX_THRESHOLD,
+        "placeholder": {"job_id": PLACEHOLDER_ID, "kind": "", "status": "PENDING", "current": 0, "percent": None},
+    }
+    return render(request, "jobs/index.html", context, status=status)
+
+
+@login_required
+@require_POST
+def job_submit(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in FORMS:
+        raise Http404(f"no job kind {kind}")
+    serializer_class, read = FORMS[kind]
+    form = serializer_class(data=read(request.POST))
+    if not form.is_valid():
+        errors = {field: " ".join(str(m) for m in messages) for field, messages in form.errors.items()}
+        return _render_index(request, errors, kind, status=400)
+    if kind == JobKind.ORGANIZE:
+        return _render_index(request, {}, kind, status=501, form_error="organize is not available in this version")
+    with transaction.atomic():
+        job = job_start(kind=kind, params=dict(form.validated_data), user=request.user)
+    return redirect("jobs:detail", job_id=job.pk)
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id) -> HttpResponse:
+    job = job_visible_for(request.user).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("no such job")
+    return render(request, "jobs/detail.html", {"job": job, "status": job_status(job)})
+
+
+@login_required
+@require_POST
+def job_cancel_view(request: HttpRequest, job_id) -> HttpResponse:
+    job = job_visible_for(request.user).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("no such job")
+    job_cancel(job=job)
+    return redirect(request.POST.get("next") or "jobs:index")
