@@ -43,7 +43,7 @@ class JobsConsumer(AsyncJsonWebsocketConsumer):
 
     async def job_progress(self, event: dict) -> None:
         job = event["job"]
-        if self.group == ALL_JOBS_GROUP and not await database_sync_to_async(_may_see)(self.user, job["job_id"]):
+        if self.group == ALL_JOBS_GROUP and not (self.user.is_staff or event.get("owner") == self.user.pk):
             return
         await self.send_json({"type": "job.progress", "job": job})
 
@@ -56,7 +56,3 @@ def _status(job_id) -> dict:
 
 def _recent(user) -> list[dict]:
     return [job_status(job) for job in job_list_visible(user)[:SNAPSHOT_JOBS]]
-
-
-def _may_see(user, job_id: str) -> bool:
-    return user.is_staff or job_visible_for(user).filter(pk=job_id).exists()

@@ -107,16 +107,35 @@ HANDLERS: dict[str, Callable[[Job, JobReporter], dict[str, Any]]] = {
 }
 
 
-# RQ callbacks: the work-horse died (timeout, kill, exception outside run_job) or was stopped on request.
+# RQ callbacks: the job hit its time limit, RQ found its worker dead, or it was stopped on request. (A work-horse
+# killed outright gets no callback: job_reconcile finds that one.)
+
+RQ_ERRORS = {
+    "AbandonedJobError": (
+        "WorkerLost",
+        "its worker died while running it (killed, or out of memory); resubmit to resume",
+    ),
+    "JobTimeoutException": ("TimedOut", "it ran past its time limit and was stopped; resubmit to resume"),
+}
 
 
 def job_failed(rq_job, connection, exc_type, exc_value, traceback) -> None:
-    job = Job.objects.filter(pk=rq_job.id).first()
-    if job is not None:
-        job_finish(job, JobStatus.FAILURE, error=str(exc_value) or exc_type.__name__, error_type=exc_type.__name__)
+    error_type, error = RQ_ERRORS.get(exc_type.__name__, (exc_type.__name__, str(exc_value) or exc_type.__name__))
+    _finish_from_rq(rq_job.id, JobStatus.FAILURE, error, error_type)
 
 
 def job_stopped(rq_job, connection) -> None:
-    job = Job.objects.filter(pk=rq_job.id).first()
-    if job is not None:
-        job_finish(job, JobStatus.CANCELLED, error="stopped by request")
+    _finish_from_rq(rq_job.id, JobStatus.CANCELLED, "stopped by request", "")
+
+
+def _finish_from_rq(job_id: str, status: str, error: str, error_type: str) -> None:
+    """Callbacks run inside RQ's own bookkeeping (a registry cleanup holds a lock while it runs them): they must
+    never raise. A failure here is left to job_reconcile."""
+    try:
+        if not connection.in_atomic_block:
+            close_old_connections()
+        job = Job.objects.filter(pk=job_id).first()
+        if job is not None:
+            job_finish(job, status, error=error, error_type=error_type)
+    except Exception:
+        logger.exception("cannot record the end of job %s; job_reconcile will", job_id)

@@ -36,3 +36,19 @@ def test_duplicates_benchmark_prints_figures_and_methods_agree():
         assert int(figures[f"{method}_2000_groups"]) > 0
     assert figures["faiss_2000_pairs"] == figures["mih_2000_pairs"]
     assert figures["pairs_agree"] == "yes"
+
+
+def test_progress_benchmark_prints_latency_and_writes():
+    # The bench makes its own database (DATABASE_URL's name + "_bench_progress"), never the test database.
+    command = [sys.executable, "-m", "bench.progress", "--events", "30", "--interval", "0.02"]
+    command += ["--files", "1000", "--rates", "60,2000"]
+    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    figures = dict(line.split("=", 1) for line in completed.stdout.splitlines() if "=" in line and " " not in line)
+    assert figures["events"] == "30"
+    for key in ("latency_median_s", "latency_p95_s", "latency_max_s", "list_latency_p95_s"):
+        assert float(figures[key]) >= 0
+    for rate in ("60", "2000"):
+        assert float(figures[f"writes_per_1000_files_{rate}fps"]) > 0
+    assert figures["target_latency"] in ("pass", "fail")
+    assert figures["target_writes"] in ("pass", "fail")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 
-import django_rq
 import pytest
-from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
 from catalog.models import Catalog
@@ -14,22 +12,6 @@ from jobs.models import Job, JobStatus
 from tests.jobs.test_jobs import STATUS_KEYS
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def roots(tmp_path):
-    library = tmp_path / "library"
-    (library / "photos").mkdir(parents=True)
-    with override_settings(VAM_LIBRARY_ROOTS=[str(library.resolve())]):
-        yield library
-
-
-@pytest.fixture
-def queue():
-    queue = django_rq.get_queue("default")
-    queue.empty()
-    yield queue
-    queue.empty()
 
 
 def post(client, path: str, body, **extra):

@@ -28,14 +28,6 @@ STATUS_KEYS = [
 
 
 @pytest.fixture
-def queue():
-    queue = django_rq.get_queue("default")
-    queue.empty()
-    yield queue
-    queue.empty()
-
-
-@pytest.fixture
 def submit(django_capture_on_commit_callbacks):
     """job_start as a request makes it: the job is enqueued when the transaction commits."""
 

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.test import override_settings
 from django.urls import reverse
 
 from jobs.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def roots(tmp_path):
-    library = tmp_path / "library"
-    (library / "photos").mkdir(parents=True)
-    with override_settings(VAM_LIBRARY_ROOTS=[str(library.resolve())]):
-        yield library
 
 
 def test_pages_need_a_login(client):

@@ -18,6 +18,7 @@ from django.db import connections
 from django.test import Client
 
 from jobs.models import Job, JobKind, JobStatus
+from jobs.reporter import job_push
 from jobs.services import job_start
 from tests.services.helpers import camera_photo
 from vamsite.asgi import application
@@ -120,3 +121,20 @@ async def test_progress_of_a_real_job_arrives_after_the_snapshot(tmp_path):
     await one.disconnect()
     await every.disconnect()
     await sync_to_async(queue.empty)()
+
+
+async def test_the_all_jobs_socket_relays_only_the_users_own_jobs_to_non_staff():
+    owner = await sync_to_async(get_user_model().objects.create_user)("hal", password="pw")
+    cookie = await sync_to_async(session_cookie)("ivy", staff=False)
+    ivy = await sync_to_async(get_user_model().objects.get)(username="ivy")
+    communicator, connected, _ = await connect("/ws/jobs/", cookie)
+    assert connected
+    assert (await communicator.receive_json_from(timeout=5))["jobs"] == []
+    others = await sync_to_async(Job.objects.create)(kind=JobKind.ANALYZE, created_by=owner)
+    mine = await sync_to_async(Job.objects.create)(kind=JobKind.THUMBNAILS, created_by=ivy)
+    await sync_to_async(job_push)(others)
+    await sync_to_async(job_push)(mine)
+    message = await communicator.receive_json_from(timeout=5)
+    assert message["job"]["job_id"] == str(mine.pk)
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
