@@ -110,17 +110,19 @@ def job_submit(request: HttpRequest, kind: str) -> HttpResponse:
 @login_required
 @require_GET
 def job_detail(request: HttpRequest, job_id) -> HttpResponse:
-    job = job_visible_for(request.user).filter(pk=job_id).first()
-    if job is None:
-        raise Http404("no such job")
+    job = _visible_job(request, job_id)
     return render(request, "jobs/detail.html", {"job": job, "status": job_status(job)})
 
 
 @login_required
 @require_POST
 def job_cancel_view(request: HttpRequest, job_id) -> HttpResponse:
+    job_cancel(job=_visible_job(request, job_id))
+    return redirect(request.POST.get("next") or "jobs:index")
+
+
+def _visible_job(request: HttpRequest, job_id):
     job = job_visible_for(request.user).filter(pk=job_id).first()
     if job is None:
         raise Http404("no such job")
-    job_cancel(job=job)
-    return redirect(request.POST.get("next") or "jobs:index")
+    return job
