@@ -14,9 +14,7 @@ from django.db import connections
 from django.test import AsyncClient
 
 from jobs.models import Job, JobKind
-from jobs.services import job_start
-from tests.jobs.test_websockets import REPO, worker_command, worker_env
-from tests.services.helpers import camera_photo
+from tests.jobs.test_websockets import REPO, queued_analyze, worker_command, worker_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -45,13 +43,8 @@ def parse(chunks: list[str]) -> list[dict]:
 
 
 async def test_stream_follows_a_job_to_success_and_closes(tmp_path):
-    library = tmp_path / "photos"
-    for index in range(3):
-        await sync_to_async(camera_photo)(library / f"IMG_{index}.jpg", color=(30 * index, 120, 60))
     queue = django_rq.get_queue("default")
-    await sync_to_async(queue.empty)()
-    params = {"catalog_path": str(tmp_path / "catalog"), "source_directories": [str(library)], "workers": 1}
-    job = await sync_to_async(job_start)(kind=JobKind.ANALYZE, params=params)
+    job = await sync_to_async(queued_analyze)(tmp_path)
     client = await logged_in_client()
 
     response = await client.get(f"/api/jobs/{job.pk}/stream")

@@ -86,14 +86,19 @@ async def test_unknown_and_other_users_jobs_are_not_found():
         assert not connected and code == 4404
 
 
-async def test_progress_of_a_real_job_arrives_after_the_snapshot(tmp_path):
+def queued_analyze(tmp_path, photos: int = 3) -> Job:
+    """An analyze job of a few photos, alone in the emptied default queue, for a worker subprocess to run."""
     library = tmp_path / "photos"
-    for index in range(3):
-        await sync_to_async(camera_photo)(library / f"IMG_{index}.jpg", color=(50 * index, 80, 160))
-    queue = django_rq.get_queue("default")
-    await sync_to_async(queue.empty)()
+    for index in range(photos):
+        camera_photo(library / f"IMG_{index}.jpg", color=(50 * index, 80, 160))
+    django_rq.get_queue("default").empty()
     params = {"catalog_path": str(tmp_path / "catalog"), "source_directories": [str(library)], "workers": 1}
-    job = await sync_to_async(job_start)(kind=JobKind.ANALYZE, params=params)
+    return job_start(kind=JobKind.ANALYZE, params=params)
+
+
+async def test_progress_of_a_real_job_arrives_after_the_snapshot(tmp_path):
+    queue = django_rq.get_queue("default")
+    job = await sync_to_async(queued_analyze)(tmp_path)
     cookie = await sync_to_async(session_cookie)("carol")
 
     one, connected, _ = await connect(f"/ws/jobs/{job.pk}/", cookie)
