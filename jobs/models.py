@@ -34,6 +34,8 @@ class Job(models.Model):
     )
     params = models.JSONField(default=dict, blank=True)
     queue = models.CharField(max_length=32, default="default")
+    # Who runs it: the RQ worker's name, or "embedded:<host>:<pid>" for the in-process runner.
+    worker = models.CharField(max_length=255, blank=True, default="")
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     phase = models.CharField(max_length=32, blank=True, default="")
     current = models.BigIntegerField(default=0)
@@ -73,3 +75,42 @@ class Job(models.Model):
         if not self.total:
             return None
         return round(min(100.0, 100.0 * self.current / self.total), 1)
+
+
+class BatchStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class JobBatch(models.Model):
+    """A slice of a large analyze job's files, taken by whichever worker gets to it first (see ``jobs.fanout``).
+
+    ``attempt`` grows each time the batch is claimed, so a worker that lost its batch (it stalled and the job took
+    it back) can no longer write to it; ``done`` is how many of its files that attempt has added to the job's
+    ``current``, so taking the batch back subtracts exactly that.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="batches")
+    index = models.PositiveIntegerField()
+    entries = models.JSONField()  # [[path, size, mtime_ns], ...]
+    known = models.JSONField(default=dict)  # {size: [sha256, ...]}: contents whose data can be copied
+    status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING)
+    attempt = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True, default="")
+    done = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="job_batch_unique_index")]
+        indexes = [models.Index(fields=["job", "status"], name="job_batch_status")]
+
+    def __str__(self) -> str:
+        return f"batch {self.index} of {self.job_id}"

@@ -7,6 +7,8 @@ never picks up a job whose row it cannot see yet (and a rolled-back submission n
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -30,6 +32,17 @@ class JobError(Exception):
 
 def uses_redis() -> bool:
     return bool(settings.REDIS_URL)
+
+
+def current_worker_name() -> str:
+    """The RQ worker running the current job, or ``embedded:<host>:<pid>`` for the in-process runner."""
+    if uses_redis():
+        from rq import get_current_job
+
+        rq_job = get_current_job()
+        if rq_job is not None and rq_job.worker_name:
+            return rq_job.worker_name
+    return f"embedded:{socket.gethostname()}:{os.getpid()}"
 
 
 def job_start(*, kind: str, params: dict[str, Any], user=None, catalog=None) -> Job:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobStatus
 from jobs.reporter import JobReporter, job_push
-from jobs.services import job_finish
+from jobs.services import current_worker_name, job_finish
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def run_job(job_id: str) -> dict[str, Any] | None:
         close_old_connections()
     now = timezone.now()
     claimed = Job.objects.filter(pk=job_id, status=JobStatus.PENDING, cancel_requested_at__isnull=True).update(
-        status=JobStatus.PROGRESS, started_at=now, heartbeat_at=now
+        status=JobStatus.PROGRESS, started_at=now, heartbeat_at=now, worker=current_worker_name()
     )
     job = Job.objects.filter(pk=job_id).first()
     if job is None or not claimed:
@@ -43,21 +43,41 @@ def run_job(job_id: str) -> dict[str, Any] | None:
 
 
 def _analyze(job: Job, reporter: JobReporter) -> dict[str, Any]:
-    from catalog.services.analyze import catalog_analyze, catalog_get_or_create
+    from catalog.services.analyze import catalog_analyze, catalog_get_or_create, worker_count
+    from jobs.fanout import FanOutRunner
 
     params = job.params
     catalog = catalog_get_or_create(path=params["catalog_path"])
     Job.objects.filter(pk=job.pk).update(catalog=catalog)
+    runner = FanOutRunner(job, workers=worker_count(params.get("workers")))
     summary = catalog_analyze(
         catalog=catalog,
         sources=list(params["source_directories"]),
         reporter=reporter,
-        workers=params.get("workers"),
         thumbnails=params.get("thumbnails", True),
         detect_duplicates=params.get("detect_duplicates", True),
         threshold=params.get("similarity_threshold"),
+        run_entries=runner,
     )
-    return summary.as_dict() | {"catalog": catalog.path, "walk_errors": summary.walk_errors[:100]}
+    result = summary.as_dict() | {"catalog": catalog.path, "walk_errors": summary.walk_errors[:100]}
+    return result | ({"fan_out": runner.report} if runner.report else {})
+
+
+def run_batch(batch_id: int) -> None:
+    """RQ entry point on the ``analysis`` queue: one batch of a fanned-out analyze job (see ``jobs.fanout``)."""
+    from catalog.services.analyze import worker_count
+    from jobs.fanout import batch_claim, batch_options, batch_run
+
+    if not connection.in_atomic_block:
+        close_old_connections()
+    batch = batch_claim(batch_id)
+    if batch is None:
+        return  # taken by another worker, cancelled, or its job ended
+    job = Job.objects.select_related("catalog").get(pk=batch.job_id)
+    catalog = job.catalog
+    if catalog is None:  # deleted meanwhile: the job's own worker finds the batch stale and fails the job
+        return
+    batch_run(batch, catalog, batch_options(job, catalog), workers=worker_count(job.params.get("workers")))
 
 
 def _thumbnails(job: Job, reporter: JobReporter) -> dict[str, Any]:

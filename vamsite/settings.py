@@ -130,6 +130,10 @@ VAM_MAX_IMAGE_PIXELS = env_int("VAM_MAX_IMAGE_PIXELS", 120_000_000)
 VAM_THUMBNAIL_SIZES = [int(s) for s in env_str("VAM_THUMBNAIL_SIZES", "256,512").split(",") if s.strip()]
 VAM_ANALYZE_WORKERS = env_int("VAM_ANALYZE_WORKERS", 0)  # 0: one per core
 VAM_ANALYZE_FILE_TIMEOUT = env_int("VAM_ANALYZE_FILE_TIMEOUT", 300)  # seconds before a stuck file is given up
+# A large analyze job is split into batches of this many files that every worker on the analysis queue shares.
+VAM_ANALYZE_BATCH_FILES = env_int("VAM_ANALYZE_BATCH_FILES", 1000)
+# A batch whose worker reported nothing for this long is taken back (its worker died, or its node went away).
+VAM_ANALYZE_BATCH_STALE_SECONDS = env_int("VAM_ANALYZE_BATCH_STALE_SECONDS", VAM_ANALYZE_FILE_TIMEOUT + 60)
 VAM_FFMPEG = env_str("VAM_FFMPEG", "ffmpeg")
 # The zone the library's clocks were in: file modification times and UTC video times become wall-clock time there.
 VAM_TIME_ZONE = zone_name(env_str("VAM_TIME_ZONE") or machine_time_zone())

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import partial
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -97,6 +99,7 @@ class AnalyzeSummary:
             "changed": self.changed,
             "unchanged": self.unchanged,
             "reused": self.reused,
+            "analyzed": self.analyzed,
             "missing": self.missing,
             "problems": self.problems,
             "elapsed_seconds": round(self.elapsed, 3),
@@ -176,8 +179,13 @@ def catalog_analyze(
     quality: int = 80,
     detect_duplicates: bool = True,
     threshold: int | None = None,
+    run_entries: EntryRunner | None = None,
 ) -> AnalyzeSummary:
-    """Bring the catalog up to date with the files under ``sources``, then rebuild its duplicate groups."""
+    """Bring the catalog up to date with the files under ``sources``, then rebuild its duplicate groups.
+
+    The files to read are listed first; ``run_entries`` (default: ``analyze_entries`` on a local process pool)
+    then analyzes them.
+    """
     reporter = reporter or NullReporter()
     started = time.monotonic()
     roots = sources_check(sources, catalog.path)
@@ -236,11 +244,56 @@ def catalog_analyze(
     summary.missing = _mark_missing(catalog, gone)
 
     known_contents = _known_contents(catalog, {entry.size for entry in to_analyze}) if to_analyze else {}
-    total = len(to_analyze)
+    run = run_entries or partial(analyze_entries, workers=worker_count(workers))
+    run(catalog, to_analyze, known_contents, options, summary, reporter)
+
+    catalog.source_directories = sorted(set(catalog.source_directories or []) | set(roots))
+    catalog.last_analyzed_at = timezone.now()
+    catalog.save(update_fields=["source_directories", "last_analyzed_at", "updated_at"])
+    summary.problems = catalog.assets.filter(status=AssetStatus.PROBLEM).count()
+    if detect_duplicates and not reporter.is_cancelled():
+        summary.duplicates = catalog_find_duplicates(catalog=catalog, threshold=threshold, reporter=reporter)
+    summary.elapsed = time.monotonic() - started
+    reporter.update(phase="done", current=summary.analyzed + summary.reused, total=len(to_analyze))
+    return summary
+
+
+class EntryRunner(Protocol):
+    """Analyzes the planned files and upserts their rows, adding to ``summary.analyzed`` and ``summary.reused``.
+
+    ``analyze_entries`` does it here; the jobs layer passes one that spreads the files over workers.
+    """
+
+    def __call__(
+        self,
+        catalog: Catalog,
+        entries: list[WalkEntry],
+        known: Mapping[int, frozenset[str]],
+        options: AnalyzeOptions,
+        summary: AnalyzeSummary,
+        reporter: ProgressReporter,
+    ) -> None: ...
+
+
+def analyze_entries(
+    catalog: Catalog,
+    entries: list[WalkEntry],
+    known: Mapping[int, frozenset[str]],
+    options: AnalyzeOptions,
+    summary: AnalyzeSummary,
+    reporter: ProgressReporter,
+    *,
+    workers: int,
+) -> None:
+    """Analyze ``entries`` on ``workers`` processes, committing every batch of rows; stops at a cancel.
+
+    ``known`` maps file sizes to the sha256s whose derived data can be copied instead of decoded again.
+    """
+    total = len(entries)
     reporter.update(phase="analyze", current=0, total=total, message="")
     pending: list[FileAnalysis] = []
     last_flush = time.monotonic()
-    results = analyze_many(to_analyze, options, known_contents, worker_count(workers))
+    results = analyze_many(entries, options, known, workers)
     for done, result in enumerate(results, start=1):
         pending.append(result)
         if len(pending) >= BATCH_SIZE or time.monotonic() - last_flush > BATCH_SECONDS:
@@ -251,16 +304,6 @@ def catalog_analyze(
             results.close()  # stops the pool
             break
     _flush(catalog, pending, summary, options)
-
-    catalog.source_directories = sorted(set(catalog.source_directories or []) | set(roots))
-    catalog.last_analyzed_at = timezone.now()
-    catalog.save(update_fields=["source_directories", "last_analyzed_at", "updated_at"])
-    summary.problems = catalog.assets.filter(status=AssetStatus.PROBLEM).count()
-    if detect_duplicates and not reporter.is_cancelled():
-        summary.duplicates = catalog_find_duplicates(catalog=catalog, threshold=threshold, reporter=reporter)
-    summary.elapsed = time.monotonic() - started
-    reporter.update(phase="done", current=summary.analyzed + summary.reused, total=total)
-    return summary
 
 
 def _stale_rows(catalog: Catalog):

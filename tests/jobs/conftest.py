@@ -6,6 +6,8 @@ import django_rq
 import pytest
 from django.test import override_settings
 
+from tests.jobs.workers import FORKING_WORKER, WorkerProcess
+
 
 @pytest.fixture
 def queue():
@@ -22,3 +24,20 @@ def roots(tmp_path):
     (library / "photos").mkdir(parents=True)
     with override_settings(VAM_LIBRARY_ROOTS=[str(library.resolve())]):
         yield library
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    """Start real worker processes (default: a forking worker in burst mode on ``default``); whatever is left of
+    them is killed after the test."""
+    started: list[WorkerProcess] = []
+
+    def start(command: list[str] | None = None, stdin=None, env: dict[str, str] | None = None) -> WorkerProcess:
+        worker = WorkerProcess(command or FORKING_WORKER, tmp_path / f"worker-{len(started)}.log", stdin=stdin, env=env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if not worker.exited():
+            worker.kill()

@@ -12,13 +12,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from PIL import Image
@@ -30,11 +27,10 @@ from catalog.models import Asset, AssetStatus
 from jobs.models import FINAL_STATUSES, Job, JobKind, JobStatus
 from jobs.services import job_cancel, job_reconcile, job_start
 from jobs.worker import VamSimpleWorker
+from tests.jobs.workers import TIMEOUT, children, wait_until
 from tests.services.helpers import camera_photo
 
-REPO = Path(__file__).resolve().parents[2]
 PHOTOS = 240  # distinct 640x480 pictures: about 6 s of analysis on one process, so a job can be caught mid-way
-TIMEOUT = 120  # seconds: only so that a broken test fails instead of hanging
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,119 +58,6 @@ def queue(queue):
         for entry in queue.connection.zrange(started.key, 0, -1):  # the executions of killed workers
             if entry.decode().startswith(job_id):
                 queue.connection.zrem(started.key, entry)
-
-
-class WorkerProcess:
-    """A real RQ worker process in a session of its own, logging to a file."""
-
-    def __init__(self, command: list[str], log: Path, stdin=None) -> None:
-        self.log_path = log
-        db = settings.DATABASES["default"]
-        host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-        env = os.environ | {
-            "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{port}/{db['NAME']}",  # the test DB
-            "REDIS_URL": settings.REDIS_URL,
-            "SECRET_KEY": "test",
-        }
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdin=stdin, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def exited(self) -> bool:
-        return self.process.poll() is not None
-
-    def wait(self) -> int:
-        return self.process.wait(timeout=TIMEOUT)
-
-    def kill(self) -> None:
-        """SIGKILL the worker and its work-horse, as when their machine goes away, and wait until they are gone.
-
-        RQ puts each work-horse in a process group of its own: killing the worker's group alone leaves the horse
-        running on as an orphan, so the groups of all the worker's descendants are killed.
-        """
-        table = processes()
-        members = [self.pid, *descendants(self.pid, table)]
-        for group in {int(table[pid][2]) for pid in members if pid in table}:
-            try:
-                os.killpg(group, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.process.wait(timeout=TIMEOUT)
-        wait_until(lambda: not any(alive(pid) for pid in members), "the killed processes to be gone")
-
-
-@pytest.fixture
-def spawn(tmp_path):
-    """Start worker processes; whatever is left of them is killed after the test."""
-    started: list[WorkerProcess] = []
-
-    def start(command: list[str] | None = None, stdin=None) -> WorkerProcess:
-        command = command or [
-            sys.executable, "manage.py", "rqworker", "default", "--burst", "--worker-class", "jobs.worker.VamWorker",
-        ]  # fmt: skip
-        worker = WorkerProcess(command, tmp_path / f"worker-{len(started)}.log", stdin=stdin)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        if not worker.exited():
-            worker.kill()
-
-
-def proc_stat(pid: int) -> list[str] | None:
-    """State, parent and process group of a process (fields 3, 4, 5 of /proc/PID/stat), or None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return text.rsplit(")", 1)[1].split()[:3]
-
-
-def alive(pid: int) -> bool:
-    stat = proc_stat(pid)
-    return stat is not None and stat[0] not in ("Z", "X")
-
-
-def processes() -> dict[int, list[str]]:
-    table = {int(name): proc_stat(int(name)) for name in os.listdir("/proc") if name.isdigit()}
-    return {pid: stat for pid, stat in table.items() if stat is not None}
-
-
-def children(pid: int, table: dict[int, list[str]] | None = None) -> list[int]:
-    table = processes() if table is None else table
-    return [child for child, stat in table.items() if int(stat[1]) == pid and stat[0] not in ("Z", "X")]
-
-
-def descendants(pid: int, table: dict[int, list[str]]) -> list[int]:
-    found = children(pid, table)
-    for child in list(found):
-        found += descendants(child, table)
-    return found
-
-
-def wait_until(check: Callable[[], object], what: str, worker: WorkerProcess | None = None):
-    """Poll ``check`` until it returns something true, and return that."""
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        if worker is not None and worker.exited():
-            value = check()
-            if value:
-                return value
-            pytest.fail(f"the worker exited ({worker.process.returncode}) before {what}:\n{worker.log()}")
-        time.sleep(0.02)
-    pytest.fail(f"gave up waiting for {what}" + (f":\n{worker.log()}" if worker else ""))
 
 
 def params(catalog_dir: Path, library: Path) -> dict:
