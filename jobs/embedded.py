@@ -1,5 +1,9 @@
 """The embedded runner: without REDIS_URL, jobs run on a small thread pool inside the process that submitted them
-(the web server, or a command with --wait), with the same code an RQ worker runs."""
+(the web server, or a command with --wait), with the same code an RQ worker runs.
+
+Its jobs record ``embedded:<host>:<pid>`` as their worker: ``job_reconcile`` fails those whose process has ended
+(the server was restarted mid-job), when this runner starts and whenever the jobs page is shown.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +23,13 @@ _pool: ThreadPoolExecutor | None = None
 def submit(job_id) -> Future:
     global _pool
     with _lock:
+        starting = _pool is None
         if _pool is None:
             _pool = ThreadPoolExecutor(max(1, settings.VAM_EMBEDDED_JOB_THREADS), thread_name_prefix="vam-job")
+    if starting:
+        from jobs.services import job_reconcile
+
+        job_reconcile()  # the jobs a previous run of this server left unfinished fail now, with a clear error
     return _pool.submit(_run, str(job_id))
 
 

@@ -20,7 +20,7 @@ from catalog.similarity.grouping import DEFAULT_THRESHOLD, MAX_THRESHOLD
 from jobs import api
 from jobs.models import JobKind
 from jobs.selectors import job_list_visible, job_status, job_visible_for
-from jobs.services import job_cancel, job_start
+from jobs.services import job_cancel, job_reconcile, job_start, uses_redis
 
 HISTORY_PAGE = 20
 PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"  # the blank row live.js copies for jobs that start later
@@ -72,6 +72,8 @@ def job_index(request: HttpRequest) -> HttpResponse:
 def _render_index(
     request: HttpRequest, errors: dict | None = None, kind: str = "", status: int = 200, form_error: str = ""
 ) -> HttpResponse:
+    if not uses_redis():
+        job_reconcile()  # jobs of a previous run of the server, with the in-process runner, are shown as failed
     active = job_list_visible(request.user)
     history = Paginator(job_list_visible(request.user, history=True), HISTORY_PAGE).get_page(request.GET.get("page"))
     context = {

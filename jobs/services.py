@@ -34,6 +34,9 @@ def uses_redis() -> bool:
     return bool(settings.REDIS_URL)
 
 
+EMBEDDED = "embedded:"
+
+
 def current_worker_name() -> str:
     """The RQ worker running the current job, or ``embedded:<host>:<pid>`` for the in-process runner."""
     if uses_redis():
@@ -42,14 +45,21 @@ def current_worker_name() -> str:
         rq_job = get_current_job()
         if rq_job is not None and rq_job.worker_name:
             return rq_job.worker_name
-    return f"embedded:{socket.gethostname()}:{os.getpid()}"
+    return f"{EMBEDDED}{socket.gethostname()}:{os.getpid()}"
 
 
 def job_start(*, kind: str, params: dict[str, Any], user=None, catalog=None) -> Job:
     """Create a PENDING job and, once the transaction commits, enqueue it."""
     if kind not in JobKind.values:
         raise JobError(f"unknown job kind {kind!r}: choose one of {', '.join(JobKind.values)}")
-    job = Job.objects.create(kind=kind, params=params, catalog=catalog, created_by=user, queue=QUEUE_OF_KIND[kind])
+    job = Job.objects.create(
+        kind=kind,
+        params=params,
+        catalog=catalog,
+        created_by=user,
+        queue=QUEUE_OF_KIND[kind],
+        worker="" if uses_redis() else current_worker_name(),  # the embedded runner is this process
+    )
     transaction.on_commit(partial(_dispatch, job.pk))
     return job
 
@@ -142,6 +152,8 @@ def job_reconcile(*, now=None) -> int:
 def _abandoned(job: Job, now) -> str:
     if job.status == JobStatus.PROGRESS and job.heartbeat_at and now - job.heartbeat_at > STALE_HEARTBEAT:
         return f"no progress since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC: its worker is gone; resubmit to resume"
+    if job.worker.startswith(EMBEDDED):
+        return _embedded_runner_gone(job.worker)
     if not uses_redis():
         return ""
     import django_rq
@@ -158,4 +170,18 @@ def _abandoned(job: Job, now) -> str:
     status = rq_job.get_status(refresh=True)
     if status in (RQStatus.FAILED, RQStatus.STOPPED, RQStatus.CANCELED, RQStatus.FINISHED):
         return f"its worker ended it as {status.value} without recording a result (killed?); resubmit to resume"
+    return ""
+
+
+def _embedded_runner_gone(worker: str) -> str:
+    """A job of the in-process runner lives only as long as its process (a restarted ``make run``, say)."""
+    host, _, pid = worker.removeprefix(EMBEDDED).rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return ""  # another machine's process: only its heartbeat tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return f"the process that ran it (pid {pid}) has ended; resubmit to resume"
+    except PermissionError:
+        pass
     return ""

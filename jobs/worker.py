@@ -20,6 +20,12 @@ class ReconcilingMixin:
         kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
 
+    @property
+    def dequeue_timeout(self) -> int:
+        """An idle worker wakes from its wait on the queues this often, so maintenance runs on time (RQ waits
+        405 s, which made a job killed on another worker look alive for up to 7 minutes)."""
+        return min(super().dequeue_timeout, MAINTENANCE_SECONDS)  # type: ignore[misc]
+
     def run_maintenance_tasks(self) -> None:
         try:
             super().run_maintenance_tasks()  # type: ignore[misc]

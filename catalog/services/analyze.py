@@ -39,6 +39,7 @@ from catalog.media.video import tool_path
 from catalog.media.walk import WalkEntry, walk_media
 from catalog.models import Asset, AssetStatus, Catalog
 from catalog.services.duplicates import DuplicatesSummary, catalog_find_duplicates
+from catalog.services.locks import with_catalog_lock
 from catalog.similarity.grouping import Thresholds
 from jobs.progress import NullReporter, ProgressReporter
 
@@ -168,6 +169,7 @@ def sources_check(sources: list[str], catalog_path: str | None = None) -> list[s
     return sorted(set(resolved))
 
 
+@with_catalog_lock
 def catalog_analyze(
     *,
     catalog: Catalog,

@@ -21,6 +21,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from catalog.models import Asset, AssetStatus, Catalog, DuplicateGroup, DuplicateMember, GroupKind, NotDuplicate
+from catalog.services.locks import with_catalog_lock
 from catalog.similarity.grouping import FINE_BYTES, Thresholds, build_groups, degenerate, similar_pairs
 from catalog.similarity.quality import Candidate, best
 from catalog.similarity.search import Pairs
@@ -77,6 +78,7 @@ class _GroupSpec:
     cluster_key: str = ""
 
 
+@with_catalog_lock
 def catalog_find_duplicates(
     *,
     catalog: Catalog,

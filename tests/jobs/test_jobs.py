@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import time
 from datetime import timedelta
 
@@ -258,3 +261,29 @@ def test_admin_job_page_has_the_live_progress_widget(admin_client):
     job = Job.objects.create(kind=JobKind.ANALYZE, status=JobStatus.PROGRESS, phase="analyze", current=3, total=4)
     page = admin_client.get(reverse("admin:jobs_job_change", args=[job.pk])).content.decode()
     assert f'data-live="{job.pk}"' in page and "/static/jobs/live.js" in page and "75.0%" in page
+
+
+@pytest.mark.django_db
+def test_jobs_of_an_embedded_runner_whose_process_ended_are_reconciled(queue):
+    finished = subprocess.Popen(["true"])  # a process that has ended: its pid is free
+    finished.wait()
+    dead_pid = finished.pid
+    host = socket.gethostname()
+    gone = Job.objects.create(kind=JobKind.ANALYZE, status=JobStatus.PROGRESS, worker=f"embedded:{host}:{dead_pid}")
+    waiting = Job.objects.create(kind=JobKind.ANALYZE, worker=f"embedded:{host}:{dead_pid}")
+    alive = Job.objects.create(kind=JobKind.ANALYZE, status=JobStatus.PROGRESS, worker=f"embedded:{host}:{os.getpid()}")
+    elsewhere = Job.objects.create(kind=JobKind.ANALYZE, status=JobStatus.PROGRESS, worker="embedded:other-host:1")
+    Job.objects.update(heartbeat_at=timezone.now())  # all recently alive: only their process tells them apart
+
+    with override_settings(REDIS_URL=""):
+        assert job_reconcile() == 2
+    statuses = dict(Job.objects.values_list("pk", "status"))
+    assert statuses[gone.pk] == statuses[waiting.pk] == JobStatus.FAILURE
+    assert statuses[alive.pk] == statuses[elsewhere.pk] == JobStatus.PROGRESS
+    gone.refresh_from_db()
+    assert f"(pid {dead_pid}) has ended" in gone.error and gone.error_type == "WorkerLost"
+
+
+def test_an_idle_worker_wakes_for_maintenance_every_minute(queue):
+    worker = VamSimpleWorker([queue], connection=queue.connection)
+    assert worker.dequeue_timeout <= 60 < SimpleWorker([queue], connection=queue.connection).dequeue_timeout

@@ -94,6 +94,7 @@ def assert_stopped_early_and_kept_its_work(job: Job, catalog_dir: Path, done_whe
     assert done_when_cancelled <= stored < PHOTOS  # it stopped early, and what it had finished is in the catalog
     assert assets(catalog_dir).count() == stored  # no half-written rows for the files it did not reach
     assert (job.current, job.total) == (stored, PHOTOS)  # the job shows how far it got
+    assert job.result["analyzed"] + job.result["reused"] == stored  # and its result says the same
 
 
 def test_cancel_a_running_job_on_a_simple_worker(queue, big_library, catalog_dir):

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.management.common import add_job_arguments, submit_job
 from catalog.services.analyze import AnalyzeError, catalog_analyze, catalog_get_or_create, sources_check
+from catalog.services.locks import CatalogBusy
 from catalog.similarity.grouping import DEFAULT_THRESHOLD, MAX_THRESHOLD
 from jobs.progress import TerminalReporter
 
@@ -69,7 +70,7 @@ class Command(BaseCommand):
                 detect_duplicates=not options["no_duplicates"],
                 threshold=options["threshold"],
             )
-        except AnalyzeError as exc:
+        except (AnalyzeError, CatalogBusy) as exc:
             raise CommandError(str(exc)) from exc
         except KeyboardInterrupt as exc:
             raise CommandError("interrupted; run analyze again to finish (finished files are kept)") from exc

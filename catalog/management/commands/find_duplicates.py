@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from catalog.management.commands.analyze import add_threshold_argument
 from catalog.management.common import add_job_arguments, existing_catalog, submit_job
 from catalog.services.duplicates import DuplicatesError, catalog_find_duplicates
+from catalog.services.locks import CatalogBusy
 from jobs.progress import TerminalReporter
 
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         reporter = TerminalReporter(cast(TextIO, self.stderr._out))
         try:
             summary = catalog_find_duplicates(catalog=catalog, threshold=options["threshold"], reporter=reporter)
-        except DuplicatesError as exc:
+        except (DuplicatesError, CatalogBusy) as exc:
             raise CommandError(str(exc)) from exc
         finally:
             reporter.close()
