@@ -35,6 +35,10 @@ analyze phase alone (the per-file part, without the job's few fixed writes). 60 
 engine's pace, 2,000 a fast pass (files whose content is known); the slower rates show files that take longer
 (RAW, video, a slow disk).
 
+*Fan-out writes*: the same per-file calls for a 20,000-file job split into 1,000-file batches (``jobs.fanout``)
+shared by ``--fanout-workers`` workers that each go at 60 or 2,000 files a second, each with its own
+``BatchReporter`` and fake clock; every statement writing to the job or batch tables counts.
+
 Targets (from the issue): p95 latency on the job's socket under 0.5 s with no event lost, and at most 20 writes
 per 1,000 files at 60 and 2,000 files a second (at every ``--files``). A missed target is reported, not an error.
 The last lines of the output are ``key=value`` pairs for scripts.
@@ -64,6 +68,7 @@ HOST = "127.0.0.1"
 DATABASE_SUFFIX = "_bench_progress"
 BENCH_PHASE = "bench"
 LIST_RATE = 20_000  # files listed per second in the scan phase of the writes simulation
+FANOUT_FILES = 20_000  # files of the fanned-out job: 20 batches
 LIST_EVERY = 1_000  # catalog_analyze reports the scan phase every this many files
 DUPLICATES_STEP_S = 0.01  # between the duplicates phase's calls in the writes simulation
 TARGET_P95_S = 0.5
@@ -429,6 +434,72 @@ def measure_writes(user, files: int, rate: float) -> Writes:
     return Writes(rate, files, reporter.writes, analyze_writes, counts["updates"], counts["reads"])
 
 
+def measure_fanout_writes(user, files: int, rate: float, workers: int, batch_files: int = 1000) -> Writes:
+    """The writes of the analyze phase of a job fanned out over ``workers`` workers (``jobs.fanout``), each doing
+    ``rate`` files a second: each worker claims a batch, drives a ``BatchReporter`` through an update and a
+    cancel check per file on its own fake clock, and records the batch done. Every statement that writes to the
+    job or batch tables counts (making the batch rows, the claims, the progress writes, the ends); reads do not.
+    """
+    from django.db import connection
+
+    from catalog.services.analyze import AnalyzeSummary
+    from jobs.fanout import BatchReporter, batch_claim, batch_finish
+    from jobs.models import Job, JobBatch, JobKind, JobStatus
+
+    tables = (f'"{Job._meta.db_table}"', f'"{JobBatch._meta.db_table}"', Job._meta.db_table)
+    counts = {"writes": 0}
+
+    def count(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith(("UPDATE", "INSERT", "WITH")) and any(table in sql for table in tables):
+            counts["writes"] += 1
+        return execute(sql, params, many, context)
+
+    job = Job.objects.create(
+        kind=JobKind.ANALYZE, status=JobStatus.PROGRESS, created_by=user, params={"bench": "progress"}, total=files
+    )
+    clocks = [FakeClock() for _ in range(workers)]
+    with connection.execute_wrapper(count):
+        sizes = [min(batch_files, files - start) for start in range(0, files, batch_files)]
+        waiting = list(
+            zip(
+                JobBatch.objects.bulk_create(
+                    [JobBatch(job=job, index=index, entries=[], known={}) for index in range(len(sizes))],
+                    batch_size=100,
+                ),
+                sizes,
+                strict=True,
+            )
+        )
+
+        def take(clock: FakeClock) -> dict | None:
+            if not waiting:
+                return None
+            batch, size = waiting.pop(0)
+            claimed = batch_claim(batch.pk)
+            assert claimed is not None
+            return {"batch": claimed, "size": size, "done": 0, "origin": clock.now, "clock": clock,
+                    "reporter": BatchReporter(claimed, clock=clock)}  # fmt: skip
+
+        # The workers run side by side: each in turn does its next file, at its share of the pace.
+        running = [work for work in (take(clock) for clock in clocks) if work]
+        while running:
+            for work in list(running):
+                work["done"] += 1
+                work["clock"].now = work["origin"] + work["done"] / rate
+                work["reporter"].update(phase="analyze", current=work["done"], total=work["size"], message="IMG.jpg")
+                work["reporter"].is_cancelled()
+                if work["done"] == work["size"]:
+                    work["reporter"].flush()
+                    batch_finish(work["batch"], work["reporter"], AnalyzeSummary(analyzed=work["size"]))
+                    running.remove(work)
+                    following = take(work["clock"])
+                    if following:
+                        running.append(following)
+    current = Job.objects.get(pk=job.pk).current
+    assert current == files, f"the batches counted {current} files of {files}"
+    return Writes(rate, files, counts["writes"], counts["writes"], counts["writes"], 0)
+
+
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -472,6 +543,11 @@ def run(args: argparse.Namespace) -> list[tuple[str, str]]:
         )
         latencies, report = measure_latency(str(job.pk), cookie, args.events, args.interval)
         writes = [measure_writes(user, files, rate) for rate in args.rates for files in args.files]
+        fanned = [
+            (workers, measure_fanout_writes(user, FANOUT_FILES, rate, workers))
+            for workers in args.fanout_workers
+            for rate in TARGET_RATES
+        ]
     finally:
         Job.objects.filter(created_by=user).delete()
         Session.objects.filter(session_key=session_key).delete()
@@ -512,6 +588,14 @@ def run(args: argparse.Namespace) -> list[tuple[str, str]]:
     if mismatched:
         print(f"  note: UPDATE statements differ from the reporter's writes in {len(mismatched)} runs")
 
+    print(
+        "fan-out: writes per 1,000 files of the analyze phase of a job split into 1,000-file batches, each "
+        "worker at the pace shown (batch rows, claims, progress, ends)"
+    )
+    print(f"  {'workers':>8}{'files/s':>8}{'files':>8}{'writes':>8}{'per 1,000':>11}")
+    for workers, w in fanned:
+        print(f"  {workers:>8}{fmt_rate(w.rate):>8}{w.files:>8}{w.writes:>8}{w.per_1000(w.writes):>11.1f}")
+
     job_latency = latencies[0]
     lost = job_latency.events - job_latency.received
     latency_ok = lost == 0 and job_latency.stat("p95") < TARGET_P95_S
@@ -547,6 +631,9 @@ def run(args: argparse.Namespace) -> list[tuple[str, str]]:
         if w.files == smallest:  # the worst case: a job's fixed writes weigh most on the fewest files
             figures.append((key, f"{w.per_1000(w.writes):.1f}"))
         figures.append((f"{key}_{w.files}", f"{w.per_1000(w.writes):.1f}"))
+    for workers, w in fanned:
+        key = f"fanout_{workers}w_writes_per_1000_files_{fmt_rate(w.rate)}fps"
+        figures.append((key, f"{w.per_1000(w.writes):.1f}"))
     figures += [
         ("target_latency", "pass" if latency_ok else "fail"),
         ("target_writes", ("pass" if writes_ok else "fail") if judged else "n/a"),
@@ -585,6 +672,12 @@ def main(argv: list[str] | None = None) -> None:
         type=lambda text: csv_numbers(text, float),
         default=[10.0, 30.0, 60.0, 200.0, 2000.0],
         help="files per second of the simulated jobs (default 10,30,60,200,2000)",
+    )
+    parser.add_argument(
+        "--fanout-workers",
+        type=csv_numbers,
+        default=[2, 4],
+        help="workers sharing a fanned-out job in the fan-out writes figures (default 2,4)",
     )
     args = parser.parse_args(argv)
     if args.events < 1 or args.interval < 0:

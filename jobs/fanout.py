@@ -32,7 +32,7 @@ from catalog.media.walk import WalkEntry
 from catalog.models import Catalog
 from catalog.services.analyze import AnalyzeSummary, analyze_entries, analyze_options
 from jobs.models import BatchStatus, Job, JobBatch, JobStatus
-from jobs.reporter import RATE_WINDOW_SECONDS, job_push
+from jobs.reporter import MIN_WRITE_SECONDS, RATE_WINDOW_SECONDS, WRITE_ITEMS, WRITE_SECONDS, job_push
 from jobs.services import current_worker_name, uses_redis
 
 logger = logging.getLogger(__name__)
@@ -41,11 +41,6 @@ ANALYSIS_QUEUE = "analysis"
 HELP_AFTER_SECONDS = 2.0  # the job's own worker leaves the first batches to the others this long
 POLL_SECONDS = 0.5
 MAX_ATTEMPTS = 3
-# A batch writes its progress at most this often per worker: with several workers on one job, the job row still
-# sees about as many writes per 1,000 files as with one.
-BATCH_WRITE_SECONDS = 2.5
-BATCH_WRITE_ITEMS = 250
-BATCH_MIN_WRITE_SECONDS = 1.0
 
 
 class FanOutError(Exception):
@@ -193,21 +188,32 @@ def batch_run(batch: JobBatch, catalog: Catalog, options: AnalyzeOptions, *, wor
     summary = AnalyzeSummary()
     entries = [WalkEntry(path=path, size=size, mtime_ns=mtime_ns) for path, size, mtime_ns in batch.entries]
     known = {int(size): frozenset(digests) for size, digests in batch.known.items()}
-    ours = JobBatch.objects.filter(pk=batch.pk, attempt=batch.attempt, status=BatchStatus.RUNNING)
     try:
         analyze_entries(catalog, entries, known, options, summary, reporter, workers=workers)
         reporter.flush()
     except Exception as exc:
         logger.exception("job %s: batch %d failed", batch.job_id, batch.index)
-        ours.update(status=BatchStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now())
+        _owned(batch).update(
+            status=BatchStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+        )
         return
+    batch_finish(batch, reporter, summary)
+
+
+def batch_finish(batch: JobBatch, reporter: BatchReporter, summary: AnalyzeSummary) -> None:
+    """Record a batch as done (or cancelled) with its counts, unless it was taken from this attempt."""
     if reporter.lost:
         return
-    ours.update(
+    _owned(batch).update(
         status=BatchStatus.CANCELLED if reporter.cancelled else BatchStatus.DONE,
         result={"analyzed": summary.analyzed, "reused": summary.reused},
         finished_at=timezone.now(),
     )
+
+
+def _owned(batch: JobBatch):
+    """The batch's row, as long as this attempt still holds it."""
+    return JobBatch.objects.filter(pk=batch.pk, attempt=batch.attempt, status=BatchStatus.RUNNING)
 
 
 def batch_options(job: Job, catalog: Catalog) -> AnalyzeOptions:
@@ -232,8 +238,11 @@ class BatchReporter:
     """The progress interface for one batch: adds its files to the job's ``current`` with an atomic increment.
 
     One statement refreshes the batch's heartbeat (only while this attempt owns it), adds to the job's count
-    (only while the job runs) and reads back the job's total and whether a cancel was asked. No row back means
-    the batch was taken from us or the job ended: the batch stops.
+    (only while the job runs) and reads back the job's total, whether a cancel was asked, and how many batches
+    are running. No row back means the batch was taken from us or the job ended: the batch stops.
+
+    The job's reporter rules (``jobs.reporter``) apply to the job as a whole: with N batches running, each writes
+    N times less often, so the job row sees about as many writes per 1,000 files as with one worker.
     """
 
     def __init__(self, batch: JobBatch, clock: Callable[[], float] = time.monotonic) -> None:
@@ -248,12 +257,13 @@ class BatchReporter:
         self._written_at = clock()
         self._eta: float | None = None
         self._samples: deque[tuple[float, int]] = deque()
+        self._sharing = 1  # batches running on the job, as of the last write
 
     def update(self, *, phase: str, current: int, total: int | None, message: str = "") -> None:
         self._current, self._message = current, message
-        since = self.clock() - self._written_at
-        if since >= BATCH_WRITE_SECONDS or (
-            current - self._flushed >= BATCH_WRITE_ITEMS and since >= BATCH_MIN_WRITE_SECONDS
+        since, sharing = self.clock() - self._written_at, self._sharing
+        if since >= WRITE_SECONDS * sharing or (
+            current - self._flushed >= WRITE_ITEMS * sharing and since >= MIN_WRITE_SECONDS * sharing
         ):
             self.flush()
 
@@ -276,8 +286,8 @@ class BatchReporter:
         if row is None:
             self.lost = self.cancelled = True
             return
-        current, total, cancel_requested = row
-        self.cancelled = bool(cancel_requested)
+        current, total, cancel_requested, running = row
+        self.cancelled, self._sharing = bool(cancel_requested), max(1, running)
         self._eta = self._estimate(current, total)
         job = Job.objects.filter(pk=self.batch.job_id).first()
         if job is not None:
@@ -305,5 +315,6 @@ UPDATE {Job._meta.db_table} AS job
 SET current = job.current + %(delta)s, message = %(message)s, heartbeat_at = %(now)s,
     eta_seconds = COALESCE(%(eta)s::double precision, job.eta_seconds)
 FROM ours WHERE job.id = ours.job_id AND job.status = %(job_running)s
-RETURNING job.current, job.total, job.cancel_requested_at IS NOT NULL
+RETURNING job.current, job.total, job.cancel_requested_at IS NOT NULL,
+    (SELECT count(*) FROM {JobBatch._meta.db_table} WHERE job_id = job.id AND status = %(running)s)
 """
