@@ -9,6 +9,9 @@ class Catalog(models.Model):
     path = models.CharField(max_length=1024, unique=True)
     name = models.CharField(max_length=255)
     source_directories = models.JSONField(default=list, blank=True)
+    exclude_directories = models.JSONField(
+        default=list, blank=True, help_text="folders inside the sources that analyze skips (organize outputs, say)"
+    )
     last_analyzed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -195,3 +198,53 @@ class NotDuplicate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sha256_a[:12]} ≠ {self.sha256_b[:12]}"
+
+
+class StepState(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    SKIPPED = "skipped", "Skipped"
+    STARTED = "started", "Copying"  # the temporary file may exist, partly written
+    VERIFIED = "verified", "Verified"  # the temporary file is complete and checked; ``target`` is the chosen name
+    PLACED = "placed", "Placed"  # the target is in place; a move has yet to remove its source
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+
+
+class Operation(models.TextChoices):
+    COPY = "copy", "Copy"
+    MOVE = "move", "Move"
+    HARDLINK = "hardlink", "Hard link"
+
+
+class OrganizeStep(models.Model):
+    """One file of an organize job: its row in the plan, then the write-ahead journal of what was done to it.
+
+    Each state is written (and committed) before the file system change that follows it, so after a crash the
+    row and the file system together say what to finish or undo (``catalog.services.organize``).
+    """
+
+    job = models.ForeignKey("jobs.Job", on_delete=models.PROTECT, related_name="organize_steps")
+    seq = models.PositiveIntegerField()
+    asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    operation = models.CharField(max_length=8, choices=Operation.choices)
+    source = models.TextField()
+    target = models.TextField(blank=True, default="")
+    temp = models.TextField(blank=True, default="")
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    size = models.BigIntegerField(default=0)
+    mtime_ns = models.BigIntegerField(default=0)
+    state = models.CharField(max_length=12, choices=StepState.choices, default=StepState.PLANNED)
+    already_present = models.BooleanField(default=False, help_text="the target held the same content already")
+    conflict = models.BooleanField(default=False, help_text="the planned name was taken: a suffix was added")
+    reason = models.TextField(blank=True, default="", help_text="why it was skipped or failed")
+    rollback_note = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["job", "seq"]
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="organize_step_unique_seq")]
+        indexes = [models.Index(fields=["job", "state"], name="organize_step_state")]
+
+    def __str__(self) -> str:
+        return f"{self.source} → {self.target or '?'} ({self.state})"

@@ -30,10 +30,11 @@ def submit(job_id) -> Future:
         from jobs.services import job_reconcile
 
         job_reconcile()  # the jobs a previous run of this server left unfinished fail now, with a clear error
-    return _pool.submit(_run, str(job_id))
+    return _pool.submit(run, str(job_id))
 
 
-def _run(job_id: str) -> None:
+def run(job_id: str) -> None:
+    """Run a job in this thread (a pool thread, or a command's), then close the thread's database connection."""
     from jobs.tasks import run_job
 
     try:

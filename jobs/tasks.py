@@ -58,6 +58,7 @@ def _analyze(job: Job, reporter: JobReporter) -> dict[str, Any]:
         detect_duplicates=params.get("detect_duplicates", True),
         threshold=params.get("similarity_threshold"),
         run_entries=runner,
+        exclude=params.get("exclude_directories"),
     )
     result = summary.as_dict() | {"catalog": catalog.path, "walk_errors": summary.walk_errors[:100]}
     return result | ({"fan_out": runner.report} if runner.report else {})
@@ -106,7 +107,29 @@ def _duplicates(job: Job, reporter: JobReporter) -> dict[str, Any]:
 
 
 def _organize(job: Job, reporter: JobReporter) -> dict[str, Any]:
-    raise NotImplementedError("organize is not available in this version")
+    """A new organize, or (params ``resume`` / ``rollback``: a job id) the resume or rollback of one."""
+    from catalog.services.organize import (
+        OrganizeOptions,
+        catalog_organize,
+        journal_of,
+        organize_resume,
+        organize_rollback,
+    )
+
+    params = job.params
+    for action, service in (("rollback", organize_rollback), ("resume", organize_resume)):
+        if params.get(action):
+            earlier = Job.objects.filter(pk=params[action], kind=JobKind.ORGANIZE).first()
+            journal = journal_of(earlier) if earlier is not None else None
+            catalog = journal.catalog if journal is not None else None
+            if journal is None or catalog is None:
+                raise LookupError(f"no organize job {params[action]} to {action}")
+            Job.objects.filter(pk=job.pk).update(catalog=catalog)
+            summary = service(catalog=catalog, journal=journal, reporter=reporter)
+            return summary.as_dict() | {action: str(journal.pk), "catalog": catalog.path}
+    catalog = _existing_catalog(job)
+    summary = catalog_organize(catalog=catalog, job=job, options=OrganizeOptions.from_params(params), reporter=reporter)
+    return summary.as_dict() | {"catalog": catalog.path, "output": params["output_directory"]}
 
 
 def _existing_catalog(job: Job):

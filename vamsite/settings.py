@@ -134,6 +134,8 @@ VAM_ANALYZE_FILE_TIMEOUT = env_int("VAM_ANALYZE_FILE_TIMEOUT", 300)  # seconds b
 VAM_ANALYZE_BATCH_FILES = env_int("VAM_ANALYZE_BATCH_FILES", 1000)
 # A batch whose worker reported nothing for this long is taken back (its worker died, or its node went away).
 VAM_ANALYZE_BATCH_STALE_SECONDS = env_int("VAM_ANALYZE_BATCH_STALE_SECONDS", VAM_ANALYZE_FILE_TIMEOUT + 60)
+# Seconds organize waits between the steps of its protocol: 0, except to widen the windows in fault-injection tests.
+VAM_ORGANIZE_PAUSE = float(env_str("VAM_ORGANIZE_PAUSE", "0") or 0)
 VAM_FFMPEG = env_str("VAM_FFMPEG", "ffmpeg")
 # The zone the library's clocks were in: file modification times and UTC video times become wall-clock time there.
 VAM_TIME_ZONE = zone_name(env_str("VAM_TIME_ZONE") or machine_time_zone())

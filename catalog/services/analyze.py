@@ -182,11 +182,13 @@ def catalog_analyze(
     detect_duplicates: bool = True,
     threshold: int | None = None,
     run_entries: EntryRunner | None = None,
+    exclude: list[str] | None = None,
 ) -> AnalyzeSummary:
     """Bring the catalog up to date with the files under ``sources``, then rebuild its duplicate groups.
 
     The files to read are listed first; ``run_entries`` (default: ``analyze_entries`` on a local process pool)
-    then analyzes them.
+    then analyzes them. ``exclude`` adds folders inside the sources to skip, now and in later runs (an organize
+    output, say); the rows already under them are left as they are.
     """
     reporter = reporter or NullReporter()
     started = time.monotonic()
@@ -198,6 +200,12 @@ def catalog_analyze(
             raise AnalyzeError(str(exc)) from exc
     summary = AnalyzeSummary()
     options = analyze_options(catalog, thumbnails=thumbnails, sizes=sizes, quality=quality)
+    if exclude:
+        catalog.exclude_directories = sorted(
+            set(catalog.exclude_directories or []) | set(map(os.path.realpath, exclude))
+        )
+        catalog.save(update_fields=["exclude_directories", "updated_at"])
+    excluded = list(catalog.exclude_directories or [])
 
     reporter.update(phase="scan", current=0, total=None, message="listing files")
     known_rows = {
@@ -208,7 +216,7 @@ def catalog_analyze(
     }
     stale = _stale_paths(catalog)
     entries: list[WalkEntry] = []
-    for entry in walk_media(roots, exclude=[catalog.path], errors=summary.walk_errors):
+    for entry in walk_media(roots, exclude=[catalog.path, *excluded], errors=summary.walk_errors):
         entries.append(entry)
         if len(entries) % 1000 == 0:
             reporter.update(phase="scan", current=len(entries), total=None, message="listing files")
@@ -242,7 +250,9 @@ def catalog_analyze(
     _save_walk_problems(catalog, walk_problems)
 
     seen_paths = {entry.path for entry in entries}
-    gone = [path for path in known_rows if path not in seen_paths and _under(path, roots)]
+    gone = [
+        path for path in known_rows if path not in seen_paths and _under(path, roots) and not _under(path, excluded)
+    ]
     summary.missing = _mark_missing(catalog, gone)
 
     known_contents = _known_contents(catalog, {entry.size for entry in to_analyze}) if to_analyze else {}

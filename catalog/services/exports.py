@@ -87,9 +87,32 @@ def _records(catalog: Catalog, kind: str) -> tuple[str, list[str], Iterator[dict
 def catalog_export(*, catalog: Catalog, kind: str, fmt: str, stream: TextIO) -> int:
     """Write the export to ``stream``; returns the number of records."""
     key, fields, records = _records(catalog, kind)
+    return _write(stream, fmt, {"catalog": catalog.path}, key, fields, records)
+
+
+PLAN_FIELDS = [
+    "seq", "operation", "state", "source", "target", "already_present", "conflict", "reason", "sha256", "size",
+    "rollback_note",
+]  # fmt: skip
+
+
+def plan_export(*, journal, fmt: str, stream: TextIO, state: str | None = None) -> int:
+    """An organize job's plan and journal: one record per file, in plan order (``state`` keeps one state)."""
+    steps = journal.organize_steps.order_by("seq")
+    if state:
+        steps = steps.filter(state=state)
+    records = ({name: getattr(step, name) for name in PLAN_FIELDS} for step in steps.iterator(chunk_size=2000))
+    head = {"job": str(journal.pk), "catalog": journal.catalog.path if journal.catalog else None}
+    return _write(stream, fmt, head, "steps", PLAN_FIELDS, records)
+
+
+def _write(
+    stream: TextIO, fmt: str, head: dict[str, Any], key: str, fields: list[str], records: Iterator[dict[str, Any]]
+) -> int:
     count = 0
     if fmt == "json":
-        stream.write('{"catalog": ' + json.dumps(catalog.path) + ', "' + key + '": [')
+        stream.write("{" + "".join(f"{json.dumps(name)}: {json.dumps(value)}, " for name, value in head.items()))
+        stream.write('"' + key + '": [')
         for record in records:
             stream.write(("," if count else "") + "\n  " + json.dumps(record, ensure_ascii=False))
             count += 1

@@ -39,6 +39,10 @@ class Command(BaseCommand):
         add_threshold_argument(parser)
         parser.add_argument("--no-thumbnails", action="store_true", help="do not write thumbnails")
         parser.add_argument("--workers", type=int, default=None, help="processes to use (default: one per core)")
+        parser.add_argument(
+            "--exclude", action="append", default=[], metavar="DIR",
+            help="a folder inside the sources to skip, now and in later runs (an organize output, say)",
+        )  # fmt: skip
         add_job_arguments(parser)
 
     def handle(self, *args, **options) -> None:
@@ -54,6 +58,7 @@ class Command(BaseCommand):
                 "similarity_threshold": options["threshold"],
                 "thumbnails": not options["no_thumbnails"],
                 "workers": options["workers"],
+                "exclude_directories": options["exclude"],
             }
             submit_job(self, kind="analyze", params=params, wait=options["wait"])
             return
@@ -69,6 +74,7 @@ class Command(BaseCommand):
                 thumbnails=not options["no_thumbnails"],
                 detect_duplicates=not options["no_duplicates"],
                 threshold=options["threshold"],
+                exclude=options["exclude"],
             )
         except (AnalyzeError, CatalogBusy) as exc:
             raise CommandError(str(exc)) from exc

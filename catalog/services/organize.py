@@ -1,0 +1,718 @@
+"""Organize: file a catalog's assets into date folders by copy, move or hard link, and never lose one.
+
+Every run first computes its whole plan (source → target) and stores it as ``OrganizeStep`` rows under its job; a
+dry run stops there. Executing a step then follows a write-ahead protocol, each state committed before the file
+system change it announces:
+
+    PLANNED   → (record STARTED with the temporary name) copy the source to ``.vam-<job>-<seq>.part`` in the
+                target folder and fsync it
+    STARTED   → verify the copy's sha256 against the catalog's, choose a free name (or find the same content
+                already there), record VERIFIED with that name
+    VERIFIED  → link the copy to its name (``link(2)``: never replaces), fsync the folder, drop the temporary name;
+                record PLACED (a move) or DONE
+    PLACED    → remove the source and fsync its folder; record DONE and point the asset at its new path
+
+A hard link skips the copy: its source is linked to the chosen name. A crash at any instant leaves the source in
+place until its verified copy is in place, so every file is at its source or verified at its target. Resuming
+looks at the state each unfinished step recorded and at the file system, and finishes it or redoes it from
+scratch (``_advance`` handles fresh and interrupted steps alike). Rollback undoes steps in reverse order by the
+operation they logged, checking contents before it removes anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+
+from catalog.media import safefs
+from catalog.models import (
+    Asset,
+    AssetStatus,
+    Catalog,
+    DuplicateMember,
+    GroupKind,
+    Operation,
+    OrganizeStep,
+    StepState,
+)
+from catalog.services.locks import with_catalog_lock
+from jobs.models import Job, JobKind
+from jobs.progress import NullReporter, ProgressReporter
+
+logger = logging.getLogger(__name__)
+
+STRUCTURES = {
+    "YYYY/MM": "%Y/%m", "YYYY-MM": "%Y-%m", "YYYY/MM-DD": "%Y/%m-%d", "YYYY-MM-DD": "%Y-%m-%d", "YYYY": "%Y",
+    "FLAT": "",
+}  # fmt: skip
+NAMINGS = ("date_time_checksum", "date_time_original", "original", "checksum")
+OPERATIONS = tuple(Operation.values)
+FINAL = (StepState.DONE, StepState.SKIPPED, StepState.FAILED, StepState.ROLLED_BACK)
+IN_FLIGHT = (StepState.STARTED, StepState.VERIFIED, StepState.PLACED)
+# Dates a user would not file by: modification times, and anything below this confidence or flagged suspicious.
+MIN_DATE_CONFIDENCE = 0.3
+PLAN_BATCH = 1000
+REFUSED_LISTED = 5
+
+
+class OrganizeError(Exception):
+    """A reason the whole run cannot start; nothing has been written."""
+
+
+@dataclass
+class OrganizeOptions:
+    output: str
+    operation: str = Operation.COPY
+    structure: str = "YYYY/MM"
+    naming: str = "date_time_checksum"
+    dry_run: bool = False
+    verify: bool = True
+    skip_duplicates: bool = False
+    undated_folder: str | None = "undated"  # None: assets without a reliable date are skipped
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> OrganizeOptions:
+        return cls(
+            output=params["output_directory"],
+            operation=params.get("operation", Operation.COPY),
+            structure=params.get("directory_structure", "YYYY/MM"),
+            naming=params.get("naming_strategy", "date_time_checksum"),
+            dry_run=params.get("dry_run", False),
+            verify=params.get("verify_checksums", True),
+            skip_duplicates=params.get("skip_duplicates", False),
+            undated_folder=params.get("undated_folder", "undated"),
+        )
+
+
+@dataclass
+class OrganizeSummary:
+    planned: int = 0
+    done: int = 0
+    present: int = 0
+    skipped: int = 0
+    failed: int = 0
+    conflicts: int = 0
+    rolled_back: int = 0
+    kept: int = 0
+    dry_run: bool = False
+    cancelled: bool = False
+    elapsed: float = 0.0
+    folders: Counter[str] = field(default_factory=Counter)
+    skipped_reasons: Counter[str] = field(default_factory=Counter)
+    resumed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "planned": self.planned, "done": self.done, "already_present": self.present, "skipped": self.skipped,
+            "failed": self.failed, "conflicts": self.conflicts, "rolled_back": self.rolled_back, "kept": self.kept,
+            "dry_run": self.dry_run, "elapsed_seconds": round(self.elapsed, 3),
+            "folders": dict(self.folders.most_common(100)), "skipped_reasons": dict(self.skipped_reasons),
+            "resumed_jobs": self.resumed,
+        }  # fmt: skip
+
+
+# Checks ------------------------------------------------------------------------------------------------------------
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def organize_check(catalog: Catalog, options: OrganizeOptions) -> str:
+    """The output folder as a real absolute path, or OrganizeError saying why this run is refused."""
+    if options.operation not in OPERATIONS:
+        raise OrganizeError(f"unknown operation {options.operation!r}: choose {', '.join(OPERATIONS)}")
+    if options.structure not in STRUCTURES:
+        raise OrganizeError(f"unknown structure {options.structure!r}: choose {', '.join(STRUCTURES)}")
+    if options.naming not in NAMINGS:
+        raise OrganizeError(f"unknown naming strategy {options.naming!r}: choose {', '.join(NAMINGS)}")
+    if options.undated_folder is not None and (
+        not options.undated_folder or os.sep in options.undated_folder or options.undated_folder in (".", "..")
+    ):
+        raise OrganizeError(f"the undated folder must be a plain folder name, got {options.undated_folder!r}")
+    if not os.path.isabs(options.output):
+        raise OrganizeError(f"the output folder must be an absolute path, got {options.output!r}")
+    output = os.path.realpath(options.output)
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise OrganizeError(f"the output {output} exists and is not a folder")
+    catalog_folder = os.path.realpath(catalog.path)
+    if _inside(output, catalog_folder):
+        raise OrganizeError(f"the output {output} is inside the catalog folder {catalog_folder}")
+    excluded = [os.path.realpath(path) for path in catalog.exclude_directories or []]
+    for source in map(os.path.realpath, catalog.source_directories or []):
+        if _inside(source, output):
+            raise OrganizeError(f"the source folder {source} is inside the output {output}: choose another output")
+        if _inside(output, source) and not any(_inside(output, folder) for folder in excluded):
+            raise OrganizeError(
+                f"the output {output} is inside the source folder {source}: the next analyze would catalog the "
+                "organized copies again. Choose another output, or exclude it from scans first "
+                f"(analyze … --exclude {output})"
+            )
+    if options.operation == Operation.MOVE and catalog.last_analyzed_at is None:
+        raise OrganizeError("this catalog has never been analyzed: run analyze before a move")
+    return output
+
+
+# Planning ----------------------------------------------------------------------------------------------------------
+
+
+def reliable_date(asset: Asset) -> bool:
+    return (
+        asset.taken_at is not None
+        and not asset.date_suspicious
+        and asset.date_source != "mtime"
+        and (asset.date_confidence or 0) >= MIN_DATE_CONFIDENCE
+    )
+
+
+def target_path(asset: Asset, output: str, options: OrganizeOptions) -> str | None:
+    """Where the plan files an asset, before conflicts; None when it has no reliable date and undated files are
+    skipped. Dates are the camera's wall-clock time as stored: never converted to another zone."""
+    name = os.path.basename(asset.path)
+    stem, extension = os.path.splitext(name)
+    if not reliable_date(asset):
+        if options.undated_folder is None:
+            return None
+        stamped = f"{asset.sha256}{extension}" if options.naming == "checksum" else name
+        return os.path.join(output, options.undated_folder, stamped)
+    taken = asset.taken_at
+    assert taken is not None
+    folder = taken.strftime(STRUCTURES[options.structure]) if STRUCTURES[options.structure] else ""
+    stamp = taken.strftime("%Y-%m-%d_%H%M%S")
+    names = {
+        "date_time_checksum": f"{stamp}_{asset.sha256[:8]}{extension}",
+        "date_time_original": f"{stamp}_{stem}{extension}",
+        "original": name,
+        "checksum": f"{asset.sha256}{extension}",
+    }
+    return os.path.join(output, folder, names[options.naming])
+
+
+def _already_in_place(path: str, planned: str) -> bool:
+    """Whether ``path`` is ``planned`` or one of its suffixed names (an earlier move put it there)."""
+    if os.path.dirname(path) != os.path.dirname(planned):
+        return False
+    stem, extension = os.path.splitext(os.path.basename(planned))
+    pattern = re.escape(stem) + r"(_\d{3,4})?" + re.escape(extension)
+    return re.fullmatch(pattern, os.path.basename(path)) is not None
+
+
+def _redundant_copies(catalog: Catalog) -> dict[int, str]:
+    """Asset id → the primary's path, for every member of an exact group that is not its primary."""
+    members = DuplicateMember.objects.filter(
+        group__catalog=catalog, group__kind=GroupKind.EXACT, group__primary__isnull=False
+    ).values_list("asset_id", "group__primary_id", "group__primary__path")
+    return {asset: path for asset, primary, path in members if asset != primary}
+
+
+def _plan(
+    catalog: Catalog, job: Job, output: str, options: OrganizeOptions, reporter: ProgressReporter
+) -> OrganizeSummary:
+    summary = OrganizeSummary(dry_run=options.dry_run)
+    redundant = _redundant_copies(catalog) if options.skip_duplicates else {}
+    assets = catalog.assets.order_by("path")
+    total = assets.count()
+    taken: dict[str, str] = {}  # planned target → sha256
+    changed: list[str] = []
+    steps: list[OrganizeStep] = []
+    reporter.update(phase="plan", current=0, total=total, message="")
+    for index, asset in enumerate(assets.iterator(chunk_size=2000), start=1):
+        reporter.update(phase="plan", current=index, total=total, message=os.path.basename(asset.path))
+        step = OrganizeStep(job=job, seq=index, asset=asset, operation=options.operation, source=asset.path,
+                            sha256=asset.sha256, size=asset.size, mtime_ns=asset.mtime_ns)  # fmt: skip
+        step.reason = _skip_reason(asset, redundant, options)
+        target = None if step.reason else target_path(asset, output, options)
+        if not step.reason and target is None:
+            step.reason = "no reliable capture date (undated files are skipped)"
+        if target is not None and _already_in_place(asset.path, target):
+            step.reason, step.target = "already in place", asset.path
+        if not step.reason:
+            change = _changed_since_scan(asset)
+            if change and options.operation == Operation.MOVE:
+                changed.append(f"{asset.path} ({change})")
+            elif change:
+                step.reason = f"{change} since the last scan: analyze again"
+        if step.reason:
+            step.state = StepState.SKIPPED
+            summary.skipped += 1
+            summary.skipped_reasons[_reason_kind(step.reason)] += 1
+        else:
+            assert target is not None
+            step.target, step.already_present = _plan_name(target, asset, taken)
+            step.conflict = step.target != target
+            summary.planned += 1
+            summary.conflicts += step.conflict
+            summary.present += step.already_present
+            summary.folders[os.path.relpath(os.path.dirname(step.target), output)] += 1
+        steps.append(step)
+        if len(steps) >= PLAN_BATCH:
+            OrganizeStep.objects.bulk_create(steps)
+            steps = []
+        if reporter.is_cancelled():
+            summary.cancelled = True
+            break
+    if changed:
+        OrganizeStep.objects.filter(job=job).delete()
+        listed = "; ".join(changed[:REFUSED_LISTED]) + (f"; and {len(changed) - REFUSED_LISTED} more" if len(
+            changed) > REFUSED_LISTED else "")  # fmt: skip
+        raise OrganizeError(
+            f"refusing to move: {len(changed)} files changed since the last scan (size or modification time "
+            f"differ): {listed}. Run analyze again first."
+        )
+    OrganizeStep.objects.bulk_create(steps)
+    return summary
+
+
+def _skip_reason(asset: Asset, redundant: dict[int, str], options: OrganizeOptions) -> str:
+    if asset.status == AssetStatus.MISSING:
+        return "missing since the last scan"
+    if not asset.sha256:
+        return f"could not be read: {asset.problem_message or asset.problem_kind or 'no checksum'}"
+    if asset.pk in redundant:
+        return f"duplicate of {redundant[asset.pk]}"
+    return ""
+
+
+def _reason_kind(reason: str) -> str:
+    """The reason without the file-specific part, for counting."""
+    for prefix in ("duplicate of", "could not be read", "changed", "vanished"):
+        if reason.startswith(prefix):
+            return prefix
+    return reason
+
+
+def _changed_since_scan(asset: Asset) -> str:
+    try:
+        stat = os.stat(asset.path)
+    except FileNotFoundError:
+        return "vanished"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if (stat.st_size, stat.st_mtime_ns) != (asset.size, asset.mtime_ns):
+        return "changed"
+    return ""
+
+
+def _plan_name(target: str, asset: Asset, taken: dict[str, str]) -> tuple[str, bool]:
+    """The first name for this content that neither the plan nor the disk gives to another content; True when
+    it already holds this content (on disk, or planned for an identical file)."""
+    for candidate in safefs.name_candidates(target):
+        planned = taken.get(candidate)
+        if planned is not None:
+            if planned == asset.sha256:
+                return candidate, True
+            continue
+        if os.path.lexists(candidate):
+            if safefs.holds(candidate, asset.sha256, asset.size):
+                taken[candidate] = asset.sha256
+                return candidate, True
+            continue
+        taken[candidate] = asset.sha256
+        return candidate, False
+    raise OrganizeError(f"no free name for {target}: {safefs.MAX_SUFFIX} suffixes taken")
+
+
+# Executing ---------------------------------------------------------------------------------------------------------
+
+
+class _Executor:
+    """Drives steps through the protocol. One per run; ``pause`` widens the windows for fault-injection tests."""
+
+    def __init__(self, journal: Job, verify: bool) -> None:
+        self.journal = journal
+        self.verify = verify
+        self.pause = float(getattr(settings, "VAM_ORGANIZE_PAUSE", 0.0) or 0.0)
+
+    def _wait(self) -> None:
+        if self.pause:
+            time.sleep(self.pause)
+
+    def temp_for(self, step: OrganizeStep) -> str:
+        return os.path.join(os.path.dirname(step.target), f".vam-{self.journal.pk.hex[:12]}-{step.seq}.part")
+
+    def record(self, step: OrganizeStep, state: str, **changes: Any) -> None:
+        """Commit the step's new state (and fields) before the file system change that follows."""
+        for name, value in changes.items():
+            setattr(step, name, value)
+        step.state = state
+        OrganizeStep.objects.filter(pk=step.pk).update(state=state, **changes)
+
+    def run(self, step: OrganizeStep) -> None:
+        """Finish one step from whatever state it is in; a failure is recorded on the step, never raised."""
+        try:
+            self._advance(step)
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            self._fail(step, f"{exc.strerror or exc}{where}")
+        except OrganizeError as exc:
+            self._fail(step, str(exc))
+
+    def _fail(self, step: OrganizeStep, reason: str) -> None:
+        if step.temp and step.state in (StepState.STARTED, StepState.VERIFIED):
+            try:
+                safefs.remove_if_present(step.temp)
+            except OSError:
+                pass
+        logger.warning("organize step %s failed: %s", step, reason)
+        self.record(step, StepState.FAILED, reason=reason[:2000])
+
+    def _advance(self, step: OrganizeStep) -> None:
+        while step.state not in FINAL:
+            if step.state == StepState.PLANNED:
+                self._begin(step)
+            elif step.state == StepState.STARTED:
+                self._copy(step)
+            elif step.state == StepState.VERIFIED:
+                self._place(step)
+            elif step.state == StepState.PLACED:
+                self._finish_move(step)
+
+    def _begin(self, step: OrganizeStep) -> None:
+        try:
+            stat = os.stat(step.source)
+        except FileNotFoundError:
+            raise OrganizeError(f"the source vanished since the plan: {step.source}") from None
+        if (stat.st_size, stat.st_mtime_ns) != (step.size, step.mtime_ns):
+            raise OrganizeError(f"the source changed since the last scan (analyze again): {step.source}")
+        safefs.make_dirs(os.path.dirname(step.target))
+        if step.operation == Operation.HARDLINK:
+            if self.verify and safefs.sha256_file(step.source) != step.sha256:
+                raise OrganizeError(f"the source's content differs from the catalog's (analyze again): {step.source}")
+            self._choose(step)
+        else:
+            self.record(step, StepState.STARTED, temp=self.temp_for(step))
+
+    def _copy(self, step: OrganizeStep) -> None:
+        safefs.remove_if_present(step.temp)  # a partial copy from before a crash
+        if not os.path.lexists(step.source):
+            raise OrganizeError(f"the source vanished: {step.source}")
+        safefs.copy_durably(step.source, step.temp)
+        self._wait()
+        if self.verify and safefs.sha256_file(step.temp) != step.sha256:
+            safefs.remove_if_present(step.temp)
+            raise OrganizeError(
+                f"the copy of {step.source} does not match the catalog's checksum (the file changed, or a disk "
+                "error): analyze again"
+            )
+        self._choose(step)
+
+    def _choose(self, step: OrganizeStep) -> None:
+        name, present = safefs.free_name(step.target, step.sha256, step.size)
+        self.record(step, StepState.VERIFIED, target=name, already_present=present,
+                    conflict=step.conflict or name != step.target)  # fmt: skip
+        self._wait()
+
+    def _place(self, step: OrganizeStep) -> None:
+        folder = os.path.dirname(step.target)
+        if step.operation == Operation.HARDLINK:
+            if not step.already_present and not safefs.same_file(step.source, step.target):
+                if os.path.lexists(step.target):
+                    return self._choose(step)  # taken since: another name
+                safefs.link_no_replace(step.source, step.target)
+                safefs.fsync_dir(folder)
+            return self.record(step, StepState.DONE)
+        if os.path.lexists(step.temp):
+            if not step.already_present and not safefs.same_file(step.temp, step.target):
+                if os.path.lexists(step.target):
+                    if not safefs.holds(step.target, step.sha256, step.size):
+                        return self._choose(step)  # taken since by another content
+                    self.record(step, StepState.VERIFIED, already_present=True)
+                else:
+                    try:
+                        safefs.link_no_replace(step.temp, step.target)
+                    except FileExistsError:
+                        return self._choose(step)
+                    safefs.fsync_dir(folder)
+            if os.path.lexists(step.temp):
+                safefs.remove_durably(step.temp)
+        elif not safefs.holds(step.target, step.sha256, step.size):
+            self.record(step, StepState.STARTED)  # the copy is gone and not in place: copy again
+            return None
+        self._wait()
+        if step.operation == Operation.MOVE:
+            return self.record(step, StepState.PLACED)
+        return self.record(step, StepState.DONE)
+
+    def _finish_move(self, step: OrganizeStep) -> None:
+        if step.temp and os.path.lexists(step.temp):
+            safefs.remove_durably(step.temp)
+        if not safefs.holds(step.target, step.sha256, step.size):
+            if os.path.lexists(step.source):
+                return self.record(step, StepState.PLANNED, already_present=False)  # redo it from the start
+            raise OrganizeError(f"neither {step.source} nor its copy {step.target} is there any more")
+        if os.path.lexists(step.source):
+            stat = os.lstat(step.source)
+            if (stat.st_size, stat.st_mtime_ns) != (step.size, step.mtime_ns):
+                raise OrganizeError(
+                    f"the source changed while it was moved: both {step.source} and {step.target} are kept"
+                )
+            safefs.remove_durably(step.source)
+        with transaction.atomic():
+            self.record(step, StepState.DONE)
+            if step.asset_id:
+                _repoint(step.asset_id, step.source, step.target)
+        return None
+
+
+def _repoint(asset_id: int, old: str, new: str) -> None:
+    """Point an asset at the path its file now has (a stale row at that path, if any, makes way)."""
+    asset = Asset.objects.filter(pk=asset_id, path=old).first()
+    if asset is None:
+        return
+    Asset.objects.filter(catalog_id=asset.catalog_id, path=new).exclude(pk=asset_id).delete()
+    Asset.objects.filter(pk=asset_id).update(path=new)
+
+
+def _execute(journal: Job, steps, verify: bool, reporter: ProgressReporter, summary: OrganizeSummary) -> None:
+    executor = _Executor(journal, verify)
+    pending = list(steps)
+    total = len(pending)
+    reporter.update(phase="execute", current=0, total=total, message="")
+    for index, step in enumerate(pending, start=1):
+        if reporter.is_cancelled():
+            summary.cancelled = True
+            break
+        executor.run(step)
+        if step.state == StepState.FAILED:
+            summary.failed += 1
+        elif step.state == StepState.DONE:
+            summary.done += 1
+        reporter.update(phase="execute", current=index, total=total, message=os.path.basename(step.source))
+
+
+def _remove_leftovers(journal: Job) -> None:
+    """Temporary files of steps that ended (a crash between their last two writes) go."""
+    for temp in (
+        OrganizeStep.objects.filter(job=journal, state__in=FINAL).exclude(temp="").values_list("temp", flat=True)
+    ):
+        try:
+            safefs.remove_if_present(temp)
+        except OSError:
+            pass
+
+
+def _finish_in_flight(catalog: Catalog, summary: OrganizeSummary, reporter: ProgressReporter) -> None:
+    """Steps that earlier organize runs of this catalog left mid-protocol (their worker died) are finished first."""
+    journals = Job.objects.filter(organize_steps__state__in=IN_FLIGHT, catalog=catalog).distinct()
+    for journal in journals:
+        steps = journal.organize_steps.filter(state__in=IN_FLIGHT).order_by("seq")
+        _execute(journal, steps, journal.params.get("verify_checksums", True), reporter, summary)
+        _remove_leftovers(journal)
+        summary.resumed.append(str(journal.pk))
+
+
+@with_catalog_lock
+def catalog_organize(
+    *, catalog: Catalog, job: Job, options: OrganizeOptions, reporter: ProgressReporter | None = None
+) -> OrganizeSummary:
+    """Plan (and unless ``dry_run``, execute) filing the catalog's assets into ``options.output``."""
+    reporter = reporter or NullReporter()
+    started = time.monotonic()
+    output = organize_check(catalog, options)
+    summary = OrganizeSummary(dry_run=options.dry_run)
+    if not options.dry_run:
+        _finish_in_flight(catalog, summary, reporter)
+        # What older runs planned and never started is replaced by this plan.
+        OrganizeStep.objects.filter(job__catalog=catalog, state=StepState.PLANNED).exclude(job=job).update(
+            state=StepState.SKIPPED, reason=f"superseded by job {job.pk}"
+        )
+    resumed = summary.resumed
+    summary = _plan(catalog, job, output, options, reporter)
+    summary.resumed = resumed
+    if not options.dry_run and not summary.cancelled:
+        summary.done = summary.failed = 0
+        steps = job.organize_steps.filter(state=StepState.PLANNED).order_by("seq")
+        _execute(job, steps, options.verify, reporter, summary)
+        _remove_leftovers(job)
+        _tally(job, summary)
+    summary.elapsed = time.monotonic() - started
+    reporter.update(phase="done", current=summary.planned, total=summary.planned)
+    return summary
+
+
+def _tally(journal: Job, summary: OrganizeSummary) -> None:
+    """The journal's counts as they stand (for a resumed journal: over all its runs so far)."""
+    rows = journal.organize_steps.values_list("state", "already_present").annotate(count=Count("id"))
+    counts = {(state, present): count for state, present, count in rows.order_by()}
+    summary.done = counts.get((StepState.DONE, False), 0)
+    summary.present = counts.get((StepState.DONE, True), 0)
+    summary.failed = sum(n for (state, _), n in counts.items() if state == StepState.FAILED)
+    summary.skipped = sum(n for (state, _), n in counts.items() if state == StepState.SKIPPED)
+    summary.planned = sum(n for (state, _), n in counts.items() if state != StepState.SKIPPED)
+
+
+def journal_of(job: Job) -> Job:
+    """The organize job whose steps a resume or rollback job works on (following resumes of resumes)."""
+    seen = set()
+    while job.kind == JobKind.ORGANIZE and not job.organize_steps.exists() and job.pk not in seen:
+        seen.add(job.pk)
+        parent = job.params.get("resume") or job.params.get("rollback")
+        following = Job.objects.filter(pk=parent).first() if parent else None
+        if following is None:
+            break
+        job = following
+    return job
+
+
+@with_catalog_lock
+def organize_resume(*, catalog: Catalog, journal: Job, reporter: ProgressReporter | None = None) -> OrganizeSummary:
+    """Finish an interrupted organize: every step not ended yet is finished or redone from the file system state,
+    and leftover temporary files are removed."""
+    reporter = reporter or NullReporter()
+    started = time.monotonic()
+    if not journal.organize_steps.exists():
+        raise OrganizeError(f"job {journal.pk} has no organize plan to resume")
+    if journal.params.get("dry_run"):
+        raise OrganizeError(f"job {journal.pk} was a dry run: submit the organize again without --dry-run")
+    summary = OrganizeSummary()
+    steps = journal.organize_steps.exclude(state__in=FINAL).order_by("seq")
+    _execute(journal, steps, journal.params.get("verify_checksums", True), reporter, summary)
+    _remove_leftovers(journal)
+    _tally(journal, summary)
+    summary.resumed = [str(journal.pk)]
+    summary.elapsed = time.monotonic() - started
+    reporter.update(phase="done", current=summary.planned, total=summary.planned)
+    return summary
+
+
+# Rolling back ------------------------------------------------------------------------------------------------------
+
+
+@with_catalog_lock
+def organize_rollback(*, catalog: Catalog, journal: Job, reporter: ProgressReporter | None = None) -> OrganizeSummary:
+    """Undo an organize in reverse order, by the operation each step logged. Nothing is removed unless its
+    content is verified to exist elsewhere; steps already rolled back are left alone, so this can run twice."""
+    reporter = reporter or NullReporter()
+    started = time.monotonic()
+    if not journal.organize_steps.exists():
+        raise OrganizeError(f"job {journal.pk} has no organize journal to roll back")
+    summary = OrganizeSummary()
+    steps = list(
+        journal.organize_steps.exclude(
+            state__in=[StepState.PLANNED, StepState.SKIPPED, StepState.ROLLED_BACK]
+        ).order_by("-seq")
+    )
+    folders: set[str] = set()
+    reporter.update(phase="rollback", current=0, total=len(steps), message="")
+    undo = _Undo(journal)
+    for index, step in enumerate(steps, start=1):
+        if reporter.is_cancelled():
+            summary.cancelled = True
+            break
+        try:
+            note = undo.step(step)
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            note = f"could not roll back: {exc.strerror or exc}{where}"
+            OrganizeStep.objects.filter(pk=step.pk).update(rollback_note=note[:2000])
+            summary.failed += 1
+        else:
+            summary.rolled_back += 1
+            summary.kept += bool(note)
+        if step.target:
+            folders.add(os.path.dirname(step.target))
+        reporter.update(phase="rollback", current=index, total=len(steps), message=os.path.basename(step.source))
+    _remove_empty_folders(folders, journal.params.get("output_directory", ""))
+    summary.elapsed = time.monotonic() - started
+    return summary
+
+
+class _Undo:
+    def __init__(self, journal: Job) -> None:
+        self.journal = journal
+
+    def step(self, step: OrganizeStep) -> str:
+        """Undo one step; returns a note when something was deliberately kept. Raises OSError on failure."""
+        if step.temp:
+            safefs.remove_if_present(step.temp)
+        undo = {Operation.COPY: self._copy, Operation.HARDLINK: self._hardlink, Operation.MOVE: self._move}
+        note = undo[Operation(step.operation)](step)
+        with transaction.atomic():
+            OrganizeStep.objects.filter(pk=step.pk).update(state=StepState.ROLLED_BACK, rollback_note=note)
+            if step.operation == Operation.MOVE and step.asset_id:
+                _repoint(step.asset_id, step.target, step.source)
+        return note
+
+    @staticmethod
+    def _ours(step: OrganizeStep) -> bool:
+        """Whether the target name is one this step wrote: not content that was there before, and not a name the
+        step had only planned (a step stopped while copying chose no name yet)."""
+        return step.state != StepState.STARTED and not step.already_present and os.path.lexists(step.target)
+
+    def _copy(self, step: OrganizeStep) -> str:
+        if not self._ours(step):
+            return ""
+        if safefs.holds(step.target, step.sha256, step.size):
+            safefs.remove_durably(step.target)
+            return ""
+        return f"kept {step.target}: it changed since it was organized"
+
+    def _hardlink(self, step: OrganizeStep) -> str:
+        if not self._ours(step):
+            return ""
+        if safefs.same_file(step.source, step.target):
+            safefs.remove_durably(step.target)
+            return ""
+        if not os.path.lexists(step.source):
+            return f"kept {step.target}: its source is gone, so it is the only copy"
+        return f"kept {step.target}: it is no longer a link to {step.source}"
+
+    def _move(self, step: OrganizeStep) -> str:
+        if os.path.lexists(step.source):
+            if safefs.same_file(step.source, step.target):
+                # An earlier rollback linked the file back and stopped before dropping the target's name.
+                if not step.already_present:
+                    safefs.remove_durably(step.target)
+                return ""
+            if not safefs.holds(step.source, step.sha256, step.size):
+                return f"kept both: a different file now sits at {step.source}"
+            return self._copy(step)  # the source is intact (never removed): only the copy at the target goes
+        if not safefs.holds(step.target, step.sha256, step.size):
+            raise FileNotFoundError(2, "neither the source nor a matching target exists", step.target)
+        self._bring_back(step)
+        if not step.already_present:
+            safefs.remove_durably(step.target)
+        return ""
+
+    def _bring_back(self, step: OrganizeStep) -> None:
+        """Put the content back at the source path, verified, without ever replacing anything there."""
+        folder = os.path.dirname(step.source)
+        safefs.make_dirs(folder)
+        if not step.already_present:
+            try:
+                os.link(step.target, step.source)  # same file system: the very same file, nothing to copy
+            except OSError:
+                pass
+            else:
+                safefs.fsync_dir(folder)
+                return
+        temp = os.path.join(folder, f".vam-rollback-{self.journal.pk.hex[:12]}-{step.seq}.part")
+        safefs.remove_if_present(temp)
+        safefs.copy_durably(step.target, temp)
+        if safefs.sha256_file(temp) != step.sha256:
+            safefs.remove_if_present(temp)
+            raise OSError(5, "the copy back does not match the catalog's checksum", step.source)
+        safefs.link_no_replace(temp, step.source)
+        safefs.fsync_dir(folder)
+        safefs.remove_if_present(temp)
+
+
+def _remove_empty_folders(folders: set[str], output: str) -> None:
+    """The folders organize made in the output and that rollback left empty go (the output itself stays)."""
+    for folder in sorted(folders, key=len, reverse=True):
+        current = folder
+        while output and _inside(current, output) and current != output:
+            try:
+                os.rmdir(current)
+            except OSError:
+                break
+            current = os.path.dirname(current)
