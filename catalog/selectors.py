@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
-from catalog.models import Asset, AssetStatus, Catalog, DuplicateGroup, DuplicateMember
+from catalog.models import Asset, AssetStatus, Catalog, DuplicateGroup, DuplicateMember, OrganizeStep, StepState
 
 
 def catalog_by_path(path: str) -> Catalog | None:
@@ -32,3 +32,14 @@ def duplicate_group_list(catalog: Catalog) -> QuerySet[DuplicateGroup]:
         .prefetch_related(Prefetch("members", queryset=members.order_by("distance", "-quality_score", "asset__path")))
         .order_by("kind", "id")
     )
+
+
+def organize_step_counts(journal) -> dict[str, int]:
+    """How many files of an organize job are in each state (the states it has, in protocol order)."""
+    rows = dict(journal.organize_steps.order_by().values_list("state").annotate(count=Count("id")))
+    return {state: rows[state] for state in StepState.values if state in rows}
+
+
+def organize_steps(journal, state: str | None = None) -> QuerySet[OrganizeStep]:
+    steps = journal.organize_steps.order_by("seq")
+    return steps.filter(state=state) if state else steps

@@ -110,14 +110,30 @@ class OrganizeRequest(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False)
     verify_checksums = serializers.BooleanField(default=True)
     skip_duplicates = serializers.BooleanField(default=False)
+    undated_folder = serializers.CharField(
+        max_length=255, allow_null=True, default="undated",
+        help_text="folder (in the output) for files without a reliable date; null leaves them out",
+    )  # fmt: skip
 
     def validate_catalog_path(self, value: str) -> str:
         return known_catalog(value)
 
     def validate_output_directory(self, value: str) -> str:
-        if not os.path.isabs(value) or not inside_roots(value):
+        if "\x00" in value or not os.path.isabs(value) or not inside_roots(value):
             raise serializers.ValidationError(f"{value} is outside the library roots")
         return os.path.realpath(value)
+
+    def validate(self, attrs: dict) -> dict:
+        """The refusals of organize itself: output inside a source, a move on a catalog never analyzed, …"""
+        from catalog.services.organize import OrganizeError, OrganizeOptions, organize_check
+
+        catalog = catalog_by_path(attrs["catalog_path"])
+        assert catalog is not None  # validate_catalog_path made sure
+        try:
+            attrs["output_directory"] = organize_check(catalog, OrganizeOptions.from_params(attrs))
+        except OrganizeError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return attrs
 
 
 class JobAccepted(serializers.Serializer):
@@ -172,12 +188,54 @@ class ThumbnailsSubmit(_Submit):
         return super().post(request)
 
 
-class OrganizeSubmit(APIView):
-    @extend_schema(request=OrganizeRequest, responses={501: None})
+class OrganizeSubmit(_Submit):
+    kind, request_serializer = JobKind.ORGANIZE, OrganizeRequest
+
+    @extend_schema(request=OrganizeRequest, responses={202: JobAccepted})
     def post(self, request: Request) -> Response:
-        OrganizeRequest(data=request.data).is_valid(raise_exception=True)
-        error = "organize is not available in this version"
-        return Response({"error": error}, status=status.HTTP_501_NOT_IMPLEMENTED)
+        return super().post(request)
+
+
+def _organize_journal(request: Request, job_id: str) -> Job:
+    from catalog.services.organize import journal_of
+
+    job = _visible_job(request, job_id)
+    if job.kind != JobKind.ORGANIZE:
+        raise NotFound(f"job {job_id} is not an organize job")
+    journal = journal_of(job)
+    if not journal.organize_steps.exists():
+        raise NotFound(f"job {job_id} has no organize plan")
+    return journal
+
+
+class OrganizeAgain(APIView):
+    """``POST /api/jobs/{id}/resume`` and ``/rollback``: a new organize job that finishes or undoes that one."""
+
+    action = ""
+
+    @extend_schema(request=None, responses={202: JobAccepted})
+    def post(self, request: Request, job_id: str) -> Response:
+        journal = _organize_journal(request, job_id)
+        if self.action == "resume" and journal.params.get("dry_run"):
+            raise serializers.ValidationError({"job": f"job {journal.pk} was a dry run: there is nothing to resume"})
+        with transaction.atomic():
+            job = job_start(
+                kind=JobKind.ORGANIZE, params={self.action: str(journal.pk)}, user=request.user, catalog=journal.catalog
+            )
+        message = f"{self.action} of organize job {journal.pk} submitted"
+        return Response({"job_id": str(job.pk), "status": job.status, "message": message}, status.HTTP_202_ACCEPTED)
+
+
+class OrganizePlan(APIView):
+    """``GET /api/jobs/{id}/plan?format=json|csv&state=…``: the plan and journal of an organize job, streamed."""
+
+    @extend_schema(responses={(200, "application/json"): dict, (200, "text/csv"): str})
+    def get(self, request: Request, job_id: str):
+        from jobs.pages import plan_response
+
+        journal = _organize_journal(request, job_id)
+        fmt, state = request.query_params.get("format", "json"), request.query_params.get("state") or None
+        return plan_response(journal, fmt, state)
 
 
 def _visible_job(request: Request, job_id: str) -> Job:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.serializers import Serializer
@@ -53,7 +53,12 @@ def _thumbnails_data(post) -> dict:
 def _organize_data(post) -> dict:
     fields = ("catalog_path", "output_directory", "operation", "directory_structure", "naming_strategy")
     flags = ("dry_run", "verify_checksums", "skip_duplicates")
-    return {name: post.get(name, "") for name in fields} | {name: post.get(name) == "on" for name in flags}
+    undated = None if post.get("skip_undated") == "on" else (post.get("undated_folder", "").strip() or "undated")
+    return (
+        {name: post.get(name, "") for name in fields}
+        | {name: post.get(name) == "on" for name in flags}
+        | {"undated_folder": undated}
+    )
 
 
 FORMS: dict[str, tuple[type[Serializer], Callable[[QueryDict], dict]]] = {
@@ -102,18 +107,87 @@ def job_submit(request: HttpRequest, kind: str) -> HttpResponse:
     if not form.is_valid():
         errors = {field: " ".join(str(m) for m in messages) for field, messages in form.errors.items()}
         return _render_index(request, errors, kind, status=400)
-    if kind == JobKind.ORGANIZE:
-        return _render_index(request, {}, kind, status=501, form_error="organize is not available in this version")
     with transaction.atomic():
         job = job_start(kind=kind, params=dict(form.validated_data), user=request.user)
     return redirect("jobs:detail", job_id=job.pk)
+
+
+STEPS_PAGE = 100
 
 
 @login_required
 @require_GET
 def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     job = _visible_job(request, job_id)
-    return render(request, "jobs/detail.html", {"job": job, "status": job_status(job)})
+    context: dict = {"job": job, "status": job_status(job)}
+    if job.kind == JobKind.ORGANIZE:
+        context |= _organize_context(request, job)
+    return render(request, "jobs/detail.html", context)
+
+
+def _organize_context(request: HttpRequest, job) -> dict:
+    """The plan and journal on an organize job's page: counts by state (each a link to its files), the files of
+    the chosen state, and what can be done next."""
+    from catalog.models import StepState
+    from catalog.selectors import organize_step_counts, organize_steps
+    from catalog.services.organize import journal_of
+
+    journal = journal_of(job)
+    counts = organize_step_counts(journal)
+    if not counts:
+        return {}
+    shown = request.GET.get("steps", "")
+    steps = Paginator(organize_steps(journal, shown or None), STEPS_PAGE).get_page(request.GET.get("page"))
+    unfinished = sum(n for state, n in counts.items() if state in ("planned", "started", "verified", "placed"))
+    return {
+        "journal": journal,
+        "step_counts": [(state, StepState(state).label.lower(), count) for state, count in counts.items()],
+        "shown_state": shown,
+        "steps": steps,
+        "can_resume": job.is_final and unfinished > 0 and not journal.params.get("dry_run"),
+        "can_rollback": job.is_final and any(state not in ("planned", "skipped", "rolled_back") for state in counts),
+    }
+
+
+@login_required
+@require_POST
+def job_organize_again(request: HttpRequest, job_id, action: str) -> HttpResponse:
+    """Resume or roll back an organize job: a new job, whose page follows."""
+    from catalog.services.organize import journal_of
+
+    if action not in ("resume", "rollback"):
+        raise Http404(f"no action {action}")
+    job = _visible_job(request, job_id)
+    if job.kind != JobKind.ORGANIZE:
+        raise Http404("not an organize job")
+    journal = journal_of(job)
+    with transaction.atomic():
+        again = job_start(kind=JobKind.ORGANIZE, params={action: str(journal.pk)}, user=request.user,
+                          catalog=journal.catalog)  # fmt: skip
+    return redirect("jobs:detail", job_id=again.pk)
+
+
+@login_required
+@require_GET
+def job_plan(request: HttpRequest, job_id, fmt: str) -> StreamingHttpResponse:
+    from catalog.services.organize import journal_of
+
+    job = _visible_job(request, job_id)
+    if job.kind != JobKind.ORGANIZE:
+        raise Http404("not an organize job")
+    return plan_response(journal_of(job), fmt, request.GET.get("state") or None)
+
+
+def plan_response(journal, fmt: str, state: str | None) -> StreamingHttpResponse:
+    """An organize plan as a streamed download (json or csv); 404 for another format."""
+    from catalog.services.exports import plan_chunks
+
+    if fmt not in ("json", "csv"):
+        raise Http404(f"no plan format {fmt}: choose json or csv")
+    content_type = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
+    response = StreamingHttpResponse(plan_chunks(journal=journal, fmt=fmt, state=state), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="organize-{journal.pk}.{fmt}"'
+    return response
 
 
 @login_required

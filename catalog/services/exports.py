@@ -98,33 +98,74 @@ PLAN_FIELDS = [
 
 def plan_export(*, journal, fmt: str, stream: TextIO, state: str | None = None) -> int:
     """An organize job's plan and journal: one record per file, in plan order (``state`` keeps one state)."""
+    head, records = _plan_records(journal, state)
+    return _write(stream, fmt, head, "steps", PLAN_FIELDS, records)
+
+
+def plan_chunks(*, journal, fmt: str, state: str | None = None) -> Iterator[str]:
+    """The plan export as text chunks, for a streaming HTTP response."""
+    head, records = _plan_records(journal, state)
+    return export_chunks(fmt, head, "steps", PLAN_FIELDS, records)
+
+
+def _plan_records(journal, state: str | None) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     steps = journal.organize_steps.order_by("seq")
     if state:
         steps = steps.filter(state=state)
     records = ({name: getattr(step, name) for name in PLAN_FIELDS} for step in steps.iterator(chunk_size=2000))
-    head = {"job": str(journal.pk), "catalog": journal.catalog.path if journal.catalog else None}
-    return _write(stream, fmt, head, "steps", PLAN_FIELDS, records)
+    return {"job": str(journal.pk), "catalog": journal.catalog.path if journal.catalog else None}, records
+
+
+class _Counted:
+    def __init__(self, records: Iterator[dict[str, Any]]) -> None:
+        self.records, self.count = records, 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for record in self.records:
+            self.count += 1
+            yield record
 
 
 def _write(
     stream: TextIO, fmt: str, head: dict[str, Any], key: str, fields: list[str], records: Iterator[dict[str, Any]]
 ) -> int:
-    count = 0
-    if fmt == "json":
-        stream.write("{" + "".join(f"{json.dumps(name)}: {json.dumps(value)}, " for name, value in head.items()))
-        stream.write('"' + key + '": [')
-        for record in records:
-            stream.write(("," if count else "") + "\n  " + json.dumps(record, ensure_ascii=False))
-            count += 1
-        stream.write("\n]}\n")
-    elif fmt == "csv":
-        writer = csv.DictWriter(stream, fieldnames=fields)
-        writer.writeheader()
-        for record in records:
-            if record.get("gps"):
-                record["gps"] = f"{record['gps'][0]},{record['gps'][1]}"
-            writer.writerows(_group_rows(record) if key == "groups" else [record])
-            count += 1
-    else:
+    counted = _Counted(records)
+    for chunk in export_chunks(fmt, head, key, fields, iter(counted)):
+        stream.write(chunk)
+    return counted.count
+
+
+class _Line:
+    """What csv writes to when each row is wanted as a string."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def export_chunks(
+    fmt: str, head: dict[str, Any], key: str, fields: list[str], records: Iterator[dict[str, Any]]
+) -> Iterator[str]:
+    """An export as text chunks: a JSON object (``head``'s fields, then ``key``: the records) or CSV rows."""
+    if fmt not in ("json", "csv"):
         raise ExportError(f"unknown format {fmt!r}: choose json or csv")
-    return count
+    return _json_chunks(head, key, records) if fmt == "json" else _csv_chunks(key, fields, records)
+
+
+def _json_chunks(head: dict[str, Any], key: str, records: Iterator[dict[str, Any]]) -> Iterator[str]:
+    yield "{" + "".join(f"{json.dumps(name)}: {json.dumps(value)}, " for name, value in head.items())
+    yield '"' + key + '": ['
+    separator = ""
+    for record in records:
+        yield separator + "\n  " + json.dumps(record, ensure_ascii=False)
+        separator = ","
+    yield "\n]}\n"
+
+
+def _csv_chunks(key: str, fields: list[str], records: Iterator[dict[str, Any]]) -> Iterator[str]:
+    writer = csv.DictWriter(_Line(), fieldnames=fields)
+    yield writer.writeheader()
+    for record in records:
+        if record.get("gps"):
+            record["gps"] = f"{record['gps'][0]},{record['gps'][1]}"
+        for row in _group_rows(record) if key == "groups" else [record]:
+            yield writer.writerow(row)

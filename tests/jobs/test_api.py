@@ -134,14 +134,37 @@ def test_thumbnails_need_a_known_catalog_and_sane_options(
     assert Job.objects.get(pk=response.json()["job_id"]).params == body
 
 
-def test_organize_validates_then_says_it_is_not_available(admin_client, roots):
-    catalog = Catalog.objects.create(path=str(roots / "cat"), name="cat")
-    bad = post(admin_client, "/api/jobs/organize", {"catalog_path": catalog.path, "output_directory": "/tmp/out"})
-    assert bad.status_code == 400 and "outside the library roots" in bad.json()["error"]
-    body = {"catalog_path": catalog.path, "output_directory": str(roots / "sorted"), "operation": "move"}
-    response = post(admin_client, "/api/jobs/organize", body)
-    assert response.status_code == 501 and "not available" in response.json()["error"]
+def test_organize_is_validated_and_refused_clearly_then_queued(
+    admin_client, roots, queue, django_capture_on_commit_callbacks
+):
+    photos = roots / "photos"
+    catalog = Catalog.objects.create(path=str(roots / "cat"), name="cat", source_directories=[str(photos)])
+    organize = {"catalog_path": catalog.path, "output_directory": str(roots / "sorted")}
+    refusals = [
+        ({"output_directory": "/tmp/out"}, "outside the library roots"),
+        ({"output_directory": str(photos / "sorted")}, "inside the source folder"),
+        ({"output_directory": str(roots)}, "is inside the output"),
+        ({"output_directory": str(roots / "cat" / "x")}, "inside the catalog folder"),
+        ({"operation": "move"}, "never been analyzed"),
+        ({"operation": "shred"}, "operation"),
+        ({"naming_strategy": "random"}, "naming_strategy"),
+        ({"undated_folder": "../escape"}, "plain folder name"),
+    ]
+    for change, message in refusals:
+        response = post(admin_client, "/api/jobs/organize", organize | change)
+        assert response.status_code == 400 and message in response.json()["error"], (change, response.json())
     assert not Job.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(admin_client, "/api/jobs/organize", organize | {"dry_run": True})
+    assert response.status_code == 202
+    job = Job.objects.get(pk=response.json()["job_id"])
+    assert job.kind == "organize" and queue.job_ids == [str(job.pk)]
+    assert job.params == organize | {
+        "output_directory": str((roots / "sorted").resolve()), "operation": "copy", "directory_structure": "YYYY/MM",
+        "naming_strategy": "date_time_checksum", "dry_run": True, "verify_checksums": True,
+        "skip_duplicates": False, "undated_folder": "undated",
+    }  # fmt: skip
 
 
 def test_unknown_and_malformed_job_ids_are_404(admin_client):

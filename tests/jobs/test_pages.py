@@ -62,15 +62,28 @@ def test_bad_forms_are_shown_again_with_the_reason(admin_client, roots):
     assert not Job.objects.exists()
 
 
-def test_organize_form_says_it_is_not_available(admin_client, roots):
+def test_organize_form_submits_a_job_and_shows_refusals(admin_client, roots):
     from catalog.models import Catalog
 
-    catalog = Catalog.objects.create(path=str(roots / "cat"), name="cat")
-    form = {"catalog_path": catalog.path, "output_directory": str(roots / "sorted"), "operation": "copy",
-            "directory_structure": "YYYY/MM", "naming_strategy": "original"}  # fmt: skip
+    catalog = Catalog.objects.create(path=str(roots / "cat"), name="cat", source_directories=[str(roots / "photos")])
+    form = {"catalog_path": catalog.path, "output_directory": str(roots / "photos" / "sorted"), "operation": "copy",
+            "directory_structure": "YYYY/MM", "naming_strategy": "original", "skip_undated": "on"}  # fmt: skip
     response = admin_client.post(reverse("jobs:submit", args=["organize"]), form)
-    assert response.status_code == 501 and "organize is not available" in response.content.decode()
+    assert response.status_code == 400 and "inside the source folder" in response.content.decode()
     assert not Job.objects.exists()
+
+    response = admin_client.post(reverse("jobs:submit", args=["organize"]), form | {"output_directory": str(roots)})
+    assert response.status_code == 400 and "is inside the output" in response.content.decode()
+
+    sorted_dir = roots / "sorted"
+    response = admin_client.post(
+        reverse("jobs:submit", args=["organize"]), form | {"output_directory": str(sorted_dir)}
+    )
+    job = Job.objects.get()
+    assert response.status_code == 302 and response.url == reverse("jobs:detail", args=[job.pk])
+    assert (
+        job.kind == "organize" and job.params["undated_folder"] is None and job.params["naming_strategy"] == "original"
+    )
 
 
 def test_jobs_page_lists_active_and_paginated_history_and_cancels(admin_client):
