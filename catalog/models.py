@@ -201,6 +201,7 @@ class NotDuplicate(models.Model):
 
 
 class StepState(models.TextChoices):
+    DRAFT = "draft", "Draft"  # written while the plan is computed; all become PLANNED at once when it is complete
     PLANNED = "planned", "Planned"
     SKIPPED = "skipped", "Skipped"
     STARTED = "started", "Copying"  # the temporary file may exist, partly written

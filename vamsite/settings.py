@@ -136,6 +136,8 @@ VAM_ANALYZE_BATCH_FILES = env_int("VAM_ANALYZE_BATCH_FILES", 1000)
 VAM_ANALYZE_BATCH_STALE_SECONDS = env_int("VAM_ANALYZE_BATCH_STALE_SECONDS", VAM_ANALYZE_FILE_TIMEOUT + 60)
 # Seconds organize waits between the steps of its protocol: 0, except to widen the windows in fault-injection tests.
 VAM_ORGANIZE_PAUSE = float(env_str("VAM_ORGANIZE_PAUSE", "0") or 0)
+# A move within one file system links the source to its temporary name instead of copying its bytes.
+VAM_ORGANIZE_MOVE_BY_LINK = env_bool("VAM_ORGANIZE_MOVE_BY_LINK", True)
 VAM_FFMPEG = env_str("VAM_FFMPEG", "ffmpeg")
 # The zone the library's clocks were in: file modification times and UTC video times become wall-clock time there.
 VAM_TIME_ZONE = zone_name(env_str("VAM_TIME_ZONE") or machine_time_zone())
@@ -164,6 +166,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "jobs.api.api_exception_handler",
+    "URL_FORMAT_OVERRIDE": None,  # `format` is ours: the export format (json or csv) of plan and export reads
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "VAM API",

@@ -12,7 +12,7 @@ import errno
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 CHUNK = 1 << 20
 MAX_SUFFIX = 9999
@@ -117,12 +117,14 @@ def name_candidates(path: str) -> Iterator[str]:
         yield f"{stem}_{number:03d}{extension}"
 
 
-def free_name(path: str, sha256: str, size: int) -> tuple[str, bool]:
+def free_name(
+    path: str, sha256: str, size: int, may_share: Callable[[str], bool] = lambda name: True
+) -> tuple[str, bool]:
     """The first candidate name for a file of this content: one that is free, or one that already holds the same
-    content (then True: nothing needs writing)."""
+    content and ``may_share`` allows (then True: nothing needs writing)."""
     for candidate in name_candidates(path):
         if not os.path.lexists(candidate):
             return candidate, False
-        if holds(candidate, sha256, size):
+        if may_share(candidate) and holds(candidate, sha256, size):
             return candidate, True
     raise OSError(errno.EEXIST, f"no free name: {MAX_SUFFIX} suffixes taken", path)

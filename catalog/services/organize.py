@@ -12,7 +12,9 @@ system change it announces:
                 record PLACED (a move) or DONE
     PLACED    → remove the source and fsync its folder; record DONE and point the asset at its new path
 
-A hard link skips the copy: its source is linked to the chosen name. A crash at any instant leaves the source in
+A move within one file system makes its temporary name a hard link to the source instead of a copy (no byte is
+copied, and the file is never in fewer than one place); across file systems it copies. A hard link operation
+skips the temporary name: its source is linked to the chosen name. A crash at any instant leaves the source in
 place until its verified copy is in place, so every file is at its source or verified at its target. Resuming
 looks at the state each unfinished step recorded and at the file system, and finishes it or redoes it from
 scratch (``_advance`` handles fresh and interrupted steps alike). Rollback undoes steps in reverse order by the
@@ -21,6 +23,7 @@ operation they logged, checking contents before it removes anything.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -56,7 +59,7 @@ STRUCTURES = {
 }  # fmt: skip
 NAMINGS = ("date_time_checksum", "date_time_original", "original", "checksum")
 OPERATIONS = tuple(Operation.values)
-FINAL = (StepState.DONE, StepState.SKIPPED, StepState.FAILED, StepState.ROLLED_BACK)
+FINAL = (StepState.DONE, StepState.SKIPPED, StepState.FAILED, StepState.ROLLED_BACK, StepState.DRAFT)
 IN_FLIGHT = (StepState.STARTED, StepState.VERIFIED, StepState.PLACED)
 # Dates a user would not file by: modification times, and anything below this confidence or flagged suspicious.
 MIN_DATE_CONFIDENCE = 0.3
@@ -247,7 +250,8 @@ def _plan(
             summary.skipped_reasons[_reason_kind(step.reason)] += 1
         else:
             assert target is not None
-            step.target, step.already_present = _plan_name(target, asset, taken)
+            step.state = StepState.DRAFT
+            step.target, step.already_present = _plan_name(target, asset, taken, options.operation)
             step.conflict = step.target != target
             summary.planned += 1
             summary.conflicts += step.conflict
@@ -260,15 +264,20 @@ def _plan(
         if reporter.is_cancelled():
             summary.cancelled = True
             break
-    if changed:
+    if changed or summary.cancelled:
         OrganizeStep.objects.filter(job=job).delete()
+    if changed:
         listed = "; ".join(changed[:REFUSED_LISTED]) + (f"; and {len(changed) - REFUSED_LISTED} more" if len(
             changed) > REFUSED_LISTED else "")  # fmt: skip
         raise OrganizeError(
             f"refusing to move: {len(changed)} files changed since the last scan (size or modification time "
             f"differ): {listed}. Run analyze again first."
         )
-    OrganizeStep.objects.bulk_create(steps)
+    if not summary.cancelled:
+        OrganizeStep.objects.bulk_create(steps)
+        # The plan is complete: its steps become PLANNED together, in one statement. A plan cut short by a crash
+        # stays DRAFT, which nothing executes.
+        OrganizeStep.objects.filter(job=job, state=StepState.DRAFT).update(state=StepState.PLANNED)
     return summary
 
 
@@ -302,23 +311,34 @@ def _changed_since_scan(asset: Asset) -> str:
     return ""
 
 
-def _plan_name(target: str, asset: Asset, taken: dict[str, str]) -> tuple[str, bool]:
+def _plan_name(target: str, asset: Asset, taken: dict[str, str], operation: str) -> tuple[str, bool]:
     """The first name for this content that neither the plan nor the disk gives to another content; True when
-    it already holds this content (on disk, or planned for an identical file)."""
+    it already holds this content (on disk, or planned for an identical file).
+
+    A move never shares a name with another file of the catalog: every path is an asset of its own, so two
+    identical files moved stay two files (the second gets a suffix) instead of one asset losing its file.
+    """
+    moving = operation == Operation.MOVE
     for candidate in safefs.name_candidates(target):
         planned = taken.get(candidate)
         if planned is not None:
-            if planned == asset.sha256:
+            if planned == asset.sha256 and not moving:
                 return candidate, True
             continue
         if os.path.lexists(candidate):
-            if safefs.holds(candidate, asset.sha256, asset.size):
+            if (not moving or not _is_asset_path(asset.catalog_id, candidate)) and safefs.holds(
+                candidate, asset.sha256, asset.size
+            ):
                 taken[candidate] = asset.sha256
                 return candidate, True
             continue
         taken[candidate] = asset.sha256
         return candidate, False
     raise OrganizeError(f"no free name for {target}: {safefs.MAX_SUFFIX} suffixes taken")
+
+
+def _is_asset_path(catalog_id: int, path: str) -> bool:
+    return Asset.objects.filter(catalog_id=catalog_id, path=path).exists()
 
 
 # Executing ---------------------------------------------------------------------------------------------------------
@@ -331,6 +351,8 @@ class _Executor:
         self.journal = journal
         self.verify = verify
         self.pause = float(getattr(settings, "VAM_ORGANIZE_PAUSE", 0.0) or 0.0)
+        self.move_by_link = getattr(settings, "VAM_ORGANIZE_MOVE_BY_LINK", True)
+        self._placed_here: int | None = None  # the step this run placed itself: its target needs no second read
 
     def _wait(self) -> None:
         if self.pause:
@@ -395,7 +417,8 @@ class _Executor:
         safefs.remove_if_present(step.temp)  # a partial copy from before a crash
         if not os.path.lexists(step.source):
             raise OrganizeError(f"the source vanished: {step.source}")
-        safefs.copy_durably(step.source, step.temp)
+        if not (step.operation == Operation.MOVE and self.move_by_link and self._link_copy(step)):
+            safefs.copy_durably(step.source, step.temp)
         self._wait()
         if self.verify and safefs.sha256_file(step.temp) != step.sha256:
             safefs.remove_if_present(step.temp)
@@ -405,8 +428,26 @@ class _Executor:
             )
         self._choose(step)
 
+    def _link_copy(self, step: OrganizeStep) -> bool:
+        """A move within one file system: the temporary name is a hard link to the source, so no byte is copied
+        and the file is never in fewer than one place. False when the file systems differ (or have no links)."""
+        try:
+            os.link(step.source, step.temp, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno in (errno.EXDEV, *safefs.NO_HARDLINKS):
+                return False
+            raise
+        safefs.fsync_dir(os.path.dirname(step.temp))
+        return True
+
     def _choose(self, step: OrganizeStep) -> None:
-        name, present = safefs.free_name(step.target, step.sha256, step.size)
+        def may_share(name: str) -> bool:  # see _plan_name: a move keeps every asset its own file
+            if step.operation != Operation.MOVE:
+                return True
+            others = Asset.objects.filter(catalog_id=self.journal.catalog_id or 0, path=name)
+            return not others.exclude(pk=step.asset_id or 0).exists()
+
+        name, present = safefs.free_name(step.target, step.sha256, step.size, may_share)
         self.record(step, StepState.VERIFIED, target=name, already_present=present,
                     conflict=step.conflict or name != step.target)  # fmt: skip
         self._wait()
@@ -439,13 +480,18 @@ class _Executor:
             return None
         self._wait()
         if step.operation == Operation.MOVE:
+            self._placed_here = step.pk
             return self.record(step, StepState.PLACED)
         return self.record(step, StepState.DONE)
 
     def _finish_move(self, step: OrganizeStep) -> None:
         if step.temp and os.path.lexists(step.temp):
             safefs.remove_durably(step.temp)
-        if not safefs.holds(step.target, step.sha256, step.size):
+        if step.pk == self._placed_here:  # placed and verified by this very run a moment ago
+            in_place = os.path.isfile(step.target) and os.path.getsize(step.target) == step.size
+        else:  # found PLACED by a resume: check the content before the source goes
+            in_place = safefs.holds(step.target, step.sha256, step.size)
+        if not in_place:
             if os.path.lexists(step.source):
                 return self.record(step, StepState.PLANNED, already_present=False)  # redo it from the start
             raise OrganizeError(f"neither {step.source} nor its copy {step.target} is there any more")
@@ -464,11 +510,14 @@ class _Executor:
 
 
 def _repoint(asset_id: int, old: str, new: str) -> None:
-    """Point an asset at the path its file now has (a stale row at that path, if any, makes way)."""
+    """Point an asset at the path its file now has. Another row at that path is never touched (a move never
+    shares a name, see ``_plan_name``): then the asset keeps its old path, and the next analyze sorts it out."""
     asset = Asset.objects.filter(pk=asset_id, path=old).first()
     if asset is None:
         return
-    Asset.objects.filter(catalog_id=asset.catalog_id, path=new).exclude(pk=asset_id).delete()
+    if Asset.objects.filter(catalog_id=asset.catalog_id, path=new).exclude(pk=asset_id).exists():
+        logger.warning("asset %s: %s is another asset's path; its row keeps %s", asset_id, new, old)
+        return
     Asset.objects.filter(pk=asset_id).update(path=new)
 
 
@@ -522,9 +571,9 @@ def catalog_organize(
     if not options.dry_run:
         _finish_in_flight(catalog, summary, reporter)
         # What older runs planned and never started is replaced by this plan.
-        OrganizeStep.objects.filter(job__catalog=catalog, state=StepState.PLANNED).exclude(job=job).update(
-            state=StepState.SKIPPED, reason=f"superseded by job {job.pk}"
-        )
+        older = OrganizeStep.objects.filter(job__catalog=catalog).exclude(job=job)
+        older.filter(state=StepState.PLANNED).update(state=StepState.SKIPPED, reason=f"superseded by job {job.pk}")
+        older.filter(state=StepState.DRAFT).delete()
     resumed = summary.resumed
     summary = _plan(catalog, job, output, options, reporter)
     summary.resumed = resumed
@@ -573,6 +622,11 @@ def organize_resume(*, catalog: Catalog, journal: Job, reporter: ProgressReporte
         raise OrganizeError(f"job {journal.pk} has no organize plan to resume")
     if journal.params.get("dry_run"):
         raise OrganizeError(f"job {journal.pk} was a dry run: submit the organize again without --dry-run")
+    if journal.organize_steps.filter(state=StepState.DRAFT).exists():
+        raise OrganizeError(
+            f"the plan of job {journal.pk} was cut short before it was complete, so nothing of it ran: "
+            "submit the organize again"
+        )
     summary = OrganizeSummary()
     steps = journal.organize_steps.exclude(state__in=FINAL).order_by("seq")
     _execute(journal, steps, journal.params.get("verify_checksums", True), reporter, summary)
@@ -598,7 +652,7 @@ def organize_rollback(*, catalog: Catalog, journal: Job, reporter: ProgressRepor
     summary = OrganizeSummary()
     steps = list(
         journal.organize_steps.exclude(
-            state__in=[StepState.PLANNED, StepState.SKIPPED, StepState.ROLLED_BACK]
+            state__in=[StepState.DRAFT, StepState.PLANNED, StepState.SKIPPED, StepState.ROLLED_BACK]
         ).order_by("-seq")
     )
     folders: set[str] = set()

@@ -32,6 +32,9 @@ def test_every_endpoint_needs_a_login(client):
         ("post", "/api/jobs/analyze"),
         ("post", "/api/jobs/organize"),
         ("post", "/api/jobs/thumbnails"),
+        ("post", "/api/jobs/00000000-0000-0000-0000-000000000000/resume"),
+        ("post", "/api/jobs/00000000-0000-0000-0000-000000000000/rollback"),
+        ("get", "/api/jobs/00000000-0000-0000-0000-000000000000/plan"),
     ]:
         response = getattr(client, method)(path, HTTP_ACCEPT="application/json")
         assert response.status_code == 401, (method, path)
