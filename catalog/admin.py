@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from catalog.media.analyze import Problem
 from catalog.media.thumbnails import thumbnail_path
-from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind
+from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind, OrganizeStep
 from catalog.services.duplicates import DuplicatesError, group_dismiss, group_set_primary, member_dismiss
 
 
@@ -231,3 +231,23 @@ class DuplicateMemberAdmin(admin.ModelAdmin):
                 member_dismiss(member=member)
             except DuplicatesError as exc:
                 messages.error(request, f"{member.asset.path}: {exc}")
+
+
+@admin.register(OrganizeStep)
+class OrganizeStepAdmin(admin.ModelAdmin):
+    """The organize journals, read-only: they are written by organize alone, and kept for resume and rollback."""
+
+    list_display = ["job", "seq", "operation", "state", "source", "target", "already_present", "reason"]
+    list_filter = ["state", "operation", "already_present", "conflict"]
+    search_fields = ["=job__id", "source", "target", "reason"]
+    list_select_related = ["job"]
+    readonly_fields = [f.name for f in OrganizeStep._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the journal is what makes a rollback possible

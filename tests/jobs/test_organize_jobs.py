@@ -130,3 +130,17 @@ def test_the_job_page_shows_counts_that_link_to_their_files_and_resumes_a_failed
     csv_page = admin_client.get(reverse("jobs:plan", args=[resumed.pk, "csv"]))
     assert csv_page["Content-Disposition"] == f'attachment; filename="organize-{job.pk}.csv"'
     assert admin_client.post(reverse("jobs:organize-again", args=[job.pk, "shred"])).status_code == 404
+
+
+def test_the_admin_shows_the_journal_read_only(
+    admin_client, roots, queue, analyzed, django_capture_on_commit_callbacks
+):
+    body = {"catalog_path": analyzed.path, "output_directory": str(roots / "sorted"), "skip_undated": True}
+    job = run(admin_client, queue, "/api/jobs/organize", body | {"undated_folder": None},
+              django_capture_on_commit_callbacks)  # fmt: skip
+    listing = admin_client.get(f"/admin/catalog/organizestep/?q={job.pk}&state__exact=skipped").content.decode()
+    assert "scan.jpg" in listing and "no reliable capture date" in listing and "DSC_0001.jpg" not in listing
+    step = OrganizeStep.objects.get(job=job, state=StepState.SKIPPED)
+    assert admin_client.get("/admin/catalog/organizestep/add/").status_code == 403
+    assert admin_client.post(f"/admin/catalog/organizestep/{step.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert OrganizeStep.objects.filter(pk=step.pk).exists()

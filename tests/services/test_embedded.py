@@ -51,3 +51,22 @@ def test_fresh_embedded_install_analyzes_and_exports(tmp_path):
     assert {record["status"] for record in document["assets"]} == {"ok"}
     assert all(len(record["dhash"]) == 16 for record in document["assets"])
     assert (catalog / "thumbnails" / "256").is_dir()
+
+    # Organize on the embedded default too: a move into date folders (the lock is a file lock without Postgres),
+    # then its rollback from the job id it printed.
+    sorted_dir = tmp_path / "sorted"
+    moved = manage("organize", str(catalog), str(sorted_dir), "--operation", "move", "--structure", "YYYY")
+    assert "4 planned, 4 done" in moved.stdout
+    placed = sorted(p.relative_to(sorted_dir).as_posix()[:23] for p in sorted_dir.rglob("*.jpg"))
+    assert placed == ["2019/2019-03-15_142233_", "2020/2020-08-01_070509_", "2021/2021-01-02_030405_",
+                      "2022/2022-03-04_050607_"]  # fmt: skip
+    assert not list(photos.rglob("*.jpg"))
+    job_id = moved.stdout.split("job ", 1)[1].split()[0]
+    manage("organize", "--rollback", job_id)
+    assert sorted(p.name for p in photos.rglob("*.jpg")) == [
+        "DSC_0001.jpg",
+        "DSC_0002.jpg",
+        "IMG_20210102_030405.jpg",
+        "PXL_20220304_050607123.jpg",
+    ]
+    assert not list(sorted_dir.rglob("*.jpg"))
