@@ -14,12 +14,14 @@ random instant of its execution, again and again, each attempt resuming the jour
 attempt runs to its end. Then a rollback is killed the same way until one completes. ``VAM_ORGANIZE_PAUSE``
 (seconds between the protocol's stages, default here 0.01) widens the windows between copy and verify, verify and
 link, link and source removal, so that kills land in each; the journal's in-flight states at each kill show
-where they landed. Rounds alternate: the first moves by hard-linking each source to its temporary name (one file
-system), the second by copying its bytes (as across file systems; ``VAM_ORGANIZE_MOVE_BY_LINK=0``), and so on.
+where they landed. Rounds cycle through four runs: a move that hard-links each source to its temporary name (one
+file system), a move that copies its bytes (as across file systems; ``VAM_ORGANIZE_MOVE_BY_LINK=0``), a copy,
+and a hard link; half the kills or more land in moves.
 
 After every kill: every file of the library is at its source or, verified by sha256, at the target its journal
-step recorded. After the resume: every file is at its target and no source is left. After the rollback: the
-library is byte-identical (relative paths and sha256) to what it was, and no temporary file is left anywhere.
+step recorded. After the resume: every file is at its target (the very source file, for a hard link), and a
+move left no source, a copy or a hard link every source. After the rollback: the library is byte-identical
+(relative paths and sha256) to what it was, the output holds no file, and no temporary file is left anywhere.
 
 The last lines of the output are ``key=value`` pairs; the summary line is for the closing note.
 """
@@ -44,6 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 120.0
 IN_FLIGHT = ("started", "verified", "placed")
+RUNS = [("move", True), ("move", False), ("copy", True), ("hardlink", True)]  # (operation, move by link)
 
 
 def tree(folder: Path) -> dict[str, str]:
@@ -105,6 +108,7 @@ class Campaign:
         self.seed = seed
         self.log = log or (lambda message: None)
         self.report = Report()
+        self.by_link = True
 
     # -- one round ---------------------------------------------------------------------------------------------
 
@@ -119,10 +123,12 @@ class Campaign:
         catalog = catalog_get_or_create(path=catalog_dir)
         catalog_analyze(catalog=catalog, sources=[str(library)], workers=1, thumbnails=False, detect_duplicates=False)
         original = tree(library)
-        organize = ["organize", str(catalog_dir), str(output), "--operation", "move", "--naming", "date_time_original"]
+        operation, self.by_link = RUNS[number % len(RUNS)]
+        organize = ["organize", str(catalog_dir), str(output), "--operation", operation, "--naming",
+                    "date_time_original"]  # fmt: skip
 
         journal = self._until_complete(catalog, organize, original, library, max_kills, rollback=None)
-        self._check_moved(journal, original, library)
+        self._check_placed(journal, original, library, operation)
         self.report.resumes_completed += 1
         self._until_complete(catalog, organize, original, library, max_kills, rollback=journal)
         after = tree(library)
@@ -165,8 +171,7 @@ class Campaign:
         env = os.environ | {
             "DATABASE_URL": self.database_url, "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench",
             "VAM_ORGANIZE_PAUSE": str(self.pause),
-            # Rounds alternate: a move by hard-linked temporary names, then one by copying bytes.
-            "VAM_ORGANIZE_MOVE_BY_LINK": "1" if self.report.rounds % 2 else "0",
+            "VAM_ORGANIZE_MOVE_BY_LINK": "1" if self.by_link else "0",
         }  # fmt: skip
         env.pop("REDIS_URL", None)  # the command runs its job itself; no queue needed
         log = self.work / "attempt.log"
@@ -247,16 +252,21 @@ class Campaign:
                 self.report.lost += 1
                 self.report.problems.append(f"after kill {self.report.kills}: {relative} is nowhere ({places})")
 
-    def _check_moved(self, journal, original: dict[str, str], library: Path) -> None:
+    def _check_placed(self, journal, original: dict[str, str], library: Path, operation: str) -> None:
         from catalog.models import StepState
 
         steps = {step.source: step for step in journal.organize_steps.all()}
         for relative, digest in original.items():
-            step = steps.get(str(library / relative))
+            source = library / relative
+            step = steps.get(str(source))
             if step is None or step.state != StepState.DONE or not _holds(step.target, digest):
                 self.report.problems.append(f"after the resume: {relative} is not done at its target ({step})")
-            elif os.path.lexists(library / relative):
+            elif operation == "move" and os.path.lexists(source):
                 self.report.problems.append(f"after the resume: the source {relative} of a move is still there")
+            elif operation != "move" and not _holds(str(source), digest):
+                self.report.problems.append(f"after the resume: the source {relative} of a {operation} is gone")
+            elif operation == "hardlink" and not os.path.samefile(source, step.target):
+                self.report.problems.append(f"after the resume: {step.target} is not a link to {relative}")
 
 
 def _holds(path: str, digest: str) -> bool:

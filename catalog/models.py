@@ -238,6 +238,11 @@ class OrganizeStep(models.Model):
     state = models.CharField(max_length=12, choices=StepState.choices, default=StepState.PLANNED)
     already_present = models.BooleanField(default=False, help_text="the target held the same content already")
     conflict = models.BooleanField(default=False, help_text="the planned name was taken: a suffix was added")
+    # The file this step puts at ``target`` (device and inode of the verified temporary file, or of the source for
+    # a hard link), recorded with VERIFIED before it gets that name: rollback removes a target only if it is that
+    # very file, never one that another job, another catalog or a user put there.
+    file_device = models.BigIntegerField(null=True, blank=True)
+    file_inode = models.BigIntegerField(null=True, blank=True)
     reason = models.TextField(blank=True, default="", help_text="why it was skipped or failed")
     rollback_note = models.TextField(blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
@@ -245,7 +250,10 @@ class OrganizeStep(models.Model):
     class Meta:
         ordering = ["job", "seq"]
         constraints = [models.UniqueConstraint(fields=["job", "seq"], name="organize_step_unique_seq")]
-        indexes = [models.Index(fields=["job", "state"], name="organize_step_state")]
+        indexes = [
+            models.Index(fields=["job", "state"], name="organize_step_state"),
+            models.Index(fields=["target"], name="organize_step_target"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source} → {self.target or '?'} ({self.state})"

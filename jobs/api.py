@@ -129,8 +129,10 @@ class OrganizeRequest(serializers.Serializer):
 
         catalog = catalog_by_path(attrs["catalog_path"])
         assert catalog is not None  # validate_catalog_path made sure
+        options = OrganizeOptions.from_params(attrs)
+        options.roots = list(settings.VAM_LIBRARY_ROOTS)
         try:
-            attrs["output_directory"] = organize_check(catalog, OrganizeOptions.from_params(attrs))
+            attrs["output_directory"] = organize_check(catalog, options)
         except OrganizeError as exc:
             raise serializers.ValidationError(str(exc)) from exc
         return attrs
@@ -215,7 +217,12 @@ class OrganizeAgain(APIView):
 
     @extend_schema(request=None, responses={202: JobAccepted})
     def post(self, request: Request, job_id: str) -> Response:
+        from catalog.services.organize import web_may_touch
+
         journal = _organize_journal(request, job_id)
+        refused = web_may_touch(journal, list(settings.VAM_LIBRARY_ROOTS))
+        if refused:
+            raise serializers.ValidationError({"job": refused})
         if self.action == "resume" and journal.params.get("dry_run"):
             raise serializers.ValidationError({"job": f"job {journal.pk} was a dry run: there is nothing to resume"})
         with transaction.atomic():

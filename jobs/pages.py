@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -153,7 +154,7 @@ def _organize_context(request: HttpRequest, job) -> dict:
 @require_POST
 def job_organize_again(request: HttpRequest, job_id, action: str) -> HttpResponse:
     """Resume or roll back an organize job: a new job, whose page follows."""
-    from catalog.services.organize import journal_of
+    from catalog.services.organize import journal_of, web_may_touch
 
     if action not in ("resume", "rollback"):
         raise Http404(f"no action {action}")
@@ -161,6 +162,9 @@ def job_organize_again(request: HttpRequest, job_id, action: str) -> HttpRespons
     if job.kind != JobKind.ORGANIZE:
         raise Http404("not an organize job")
     journal = journal_of(job)
+    refused = web_may_touch(journal, list(settings.VAM_LIBRARY_ROOTS))
+    if refused:
+        return HttpResponse(f"Cannot {action} job {journal.pk}: {refused}", status=400, content_type="text/plain")
     with transaction.atomic():
         again = job_start(kind=JobKind.ORGANIZE, params={action: str(journal.pk)}, user=request.user,
                           catalog=journal.catalog)  # fmt: skip

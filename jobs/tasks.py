@@ -128,7 +128,10 @@ def _organize(job: Job, reporter: JobReporter) -> dict[str, Any]:
             summary = service(catalog=catalog, journal=journal, reporter=reporter)
             return summary.as_dict() | {action: str(journal.pk), "catalog": catalog.path}
     catalog = _existing_catalog(job)
-    summary = catalog_organize(catalog=catalog, job=job, options=OrganizeOptions.from_params(params), reporter=reporter)
+    options = OrganizeOptions.from_params(params)
+    if job.created_by_id is not None:  # asked for through the web or the API: everything stays inside the roots
+        options.roots = list(settings.VAM_LIBRARY_ROOTS)
+    summary = catalog_organize(catalog=catalog, job=job, options=options, reporter=reporter)
     return summary.as_dict() | {"catalog": catalog.path, "output": params["output_directory"]}
 
 

@@ -62,20 +62,21 @@ def copy_durably(source: str, temp: str) -> None:
     shutil.copystat(source, temp)  # the mtime stays the camera's file's, so a rescan finds it unchanged
 
 
-def link_no_replace(existing: str, new: str) -> None:
+def link_no_replace(existing: str, new: str, *, rename: bool = True) -> None:
     """Give ``existing`` the name ``new``, failing with FileExistsError if ``new`` is taken.
 
-    Both names stay (a hard link), except on a file system without hard links, where ``existing`` is renamed.
+    Both names stay (a hard link). On a file system without hard links, and only with ``rename``, ``existing`` is
+    renamed instead: the name is first taken with ``O_CREAT | O_EXCL`` (which fails if anyone has it), and the
+    rename then replaces that empty placeholder of ours and nothing else.
     """
     try:
         os.link(existing, new, follow_symlinks=False)
     except FileExistsError:
         raise
     except OSError as exc:
-        if exc.errno not in NO_HARDLINKS:
+        if exc.errno not in NO_HARDLINKS or not rename:
             raise
-        if os.path.lexists(new):
-            raise FileExistsError(errno.EEXIST, "file exists", new) from None
+        os.close(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         os.rename(existing, new)
 
 
@@ -90,6 +91,15 @@ def remove_if_present(path: str) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path`` (not following a symbolic link), or None when there is none."""
+    try:
+        stat = os.lstat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def same_file(a: str, b: str) -> bool:

@@ -81,6 +81,8 @@ class OrganizeOptions:
     verify: bool = True
     skip_duplicates: bool = False
     undated_folder: str | None = "undated"  # None: assets without a reliable date are skipped
+    # For runs asked for through the web or the API: the library roots that the output and every file must lie in.
+    roots: list[str] | None = None
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> OrganizeOptions:
@@ -162,7 +164,24 @@ def organize_check(catalog: Catalog, options: OrganizeOptions) -> str:
             )
     if options.operation == Operation.MOVE and catalog.last_analyzed_at is None:
         raise OrganizeError("this catalog has never been analyzed: run analyze before a move")
+    if options.operation == Operation.MOVE and not options.verify:
+        raise OrganizeError("a move always verifies checksums before it removes a source: verification stays on")
+    if options.roots is not None:
+        if not in_roots(output, options.roots):
+            raise OrganizeError(f"the output {output} is outside the library roots")
+        outside = [path for path in catalog.source_directories or [] if not in_roots(path, options.roots)]
+        if outside:
+            raise OrganizeError(
+                f"this catalog's source folder {outside[0]} is outside the library roots: organize it from the "
+                "command line"
+            )
     return output
+
+
+def in_roots(path: str, roots: list[str]) -> bool:
+    """Whether ``path``, symbolic links resolved, lies inside one of ``roots``."""
+    real = os.path.realpath(path)
+    return any(_inside(real, os.path.realpath(root)) for root in roots)
 
 
 # Planning ----------------------------------------------------------------------------------------------------------
@@ -222,6 +241,7 @@ def _plan(
 ) -> OrganizeSummary:
     summary = OrganizeSummary(dry_run=options.dry_run)
     redundant = _redundant_copies(catalog) if options.skip_duplicates else {}
+    roots = options.roots
     assets = catalog.assets.order_by("path")
     total = assets.count()
     taken: dict[str, str] = {}  # planned target → sha256
@@ -232,7 +252,7 @@ def _plan(
         reporter.update(phase="plan", current=index, total=total, message=os.path.basename(asset.path))
         step = OrganizeStep(job=job, seq=index, asset=asset, operation=options.operation, source=asset.path,
                             sha256=asset.sha256, size=asset.size, mtime_ns=asset.mtime_ns)  # fmt: skip
-        step.reason = _skip_reason(asset, redundant, options)
+        step.reason = _skip_reason(asset, redundant, options) or _path_reason(asset.path, options.operation, roots)
         target = None if step.reason else target_path(asset, output, options)
         if not step.reason and target is None:
             step.reason = "no reliable capture date (undated files are skipped)"
@@ -276,8 +296,15 @@ def _plan(
     if not summary.cancelled:
         OrganizeStep.objects.bulk_create(steps)
         # The plan is complete: its steps become PLANNED together, in one statement. A plan cut short by a crash
-        # stays DRAFT, which nothing executes.
-        OrganizeStep.objects.filter(job=job, state=StepState.DRAFT).update(state=StepState.PLANNED)
+        # stays DRAFT, which nothing executes. What older runs planned and never started is replaced by it.
+        with transaction.atomic():
+            OrganizeStep.objects.filter(job=job, state=StepState.DRAFT).update(state=StepState.PLANNED)
+            if not options.dry_run:
+                older = OrganizeStep.objects.filter(job__catalog=catalog).exclude(job=job)
+                older.filter(state=StepState.PLANNED).update(
+                    state=StepState.SKIPPED, reason=f"superseded by job {job.pk}"
+                )
+                older.filter(state=StepState.DRAFT).delete()
     return summary
 
 
@@ -291,9 +318,17 @@ def _skip_reason(asset: Asset, redundant: dict[int, str], options: OrganizeOptio
     return ""
 
 
+def _path_reason(path: str, operation: str, roots: list[str] | None) -> str:
+    if operation != Operation.COPY and os.path.islink(path):
+        return "a symbolic link: organize the file it points to instead"
+    if roots is not None and not in_roots(path, roots):
+        return "outside the library roots (through a symbolic link)"
+    return ""
+
+
 def _reason_kind(reason: str) -> str:
     """The reason without the file-specific part, for counting."""
-    for prefix in ("duplicate of", "could not be read", "changed", "vanished"):
+    for prefix in ("duplicate of", "could not be read", "changed", "vanished", "a symbolic link", "outside the"):
         if reason.startswith(prefix):
             return prefix
     return reason
@@ -315,30 +350,24 @@ def _plan_name(target: str, asset: Asset, taken: dict[str, str], operation: str)
     """The first name for this content that neither the plan nor the disk gives to another content; True when
     it already holds this content (on disk, or planned for an identical file).
 
-    A move never shares a name with another file of the catalog: every path is an asset of its own, so two
-    identical files moved stay two files (the second gets a suffix) instead of one asset losing its file.
+    A move never adopts a file it did not write: its source goes away, so its content must be in a file of its own
+    (one that no other job, catalog or user relies on), and every moved asset keeps a file of its own.
     """
-    moving = operation == Operation.MOVE
+    share = operation != Operation.MOVE
     for candidate in safefs.name_candidates(target):
         planned = taken.get(candidate)
         if planned is not None:
-            if planned == asset.sha256 and not moving:
+            if share and planned == asset.sha256:
                 return candidate, True
             continue
         if os.path.lexists(candidate):
-            if (not moving or not _is_asset_path(asset.catalog_id, candidate)) and safefs.holds(
-                candidate, asset.sha256, asset.size
-            ):
+            if share and safefs.holds(candidate, asset.sha256, asset.size):
                 taken[candidate] = asset.sha256
                 return candidate, True
             continue
         taken[candidate] = asset.sha256
         return candidate, False
     raise OrganizeError(f"no free name for {target}: {safefs.MAX_SUFFIX} suffixes taken")
-
-
-def _is_asset_path(catalog_id: int, path: str) -> bool:
-    return Asset.objects.filter(catalog_id=catalog_id, path=path).exists()
 
 
 # Executing ---------------------------------------------------------------------------------------------------------
@@ -350,9 +379,11 @@ class _Executor:
     def __init__(self, journal: Job, verify: bool) -> None:
         self.journal = journal
         self.verify = verify
+        self.output = os.path.realpath(journal.params.get("output_directory") or "/")
         self.pause = float(getattr(settings, "VAM_ORGANIZE_PAUSE", 0.0) or 0.0)
         self.move_by_link = getattr(settings, "VAM_ORGANIZE_MOVE_BY_LINK", True)
-        self._placed_here: int | None = None  # the step this run placed itself: its target needs no second read
+        self._verified_here: int | None = None  # the step whose temporary file this run copied and verified
+        self._placed_here: int | None = None  # the step this run verified and linked itself: no second read
 
     def _wait(self) -> None:
         if self.pause:
@@ -374,7 +405,7 @@ class _Executor:
             self._advance(step)
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
-            self._fail(step, f"{exc.strerror or exc}{where}")
+            self._fail(step, _os_message(exc) + where)
         except OrganizeError as exc:
             self._fail(step, str(exc))
 
@@ -405,11 +436,14 @@ class _Executor:
             raise OrganizeError(f"the source vanished since the plan: {step.source}") from None
         if (stat.st_size, stat.st_mtime_ns) != (step.size, step.mtime_ns):
             raise OrganizeError(f"the source changed since the last scan (analyze again): {step.source}")
-        safefs.make_dirs(os.path.dirname(step.target))
+        folder = os.path.dirname(step.target)
+        safefs.make_dirs(folder)
+        if not _inside(os.path.realpath(folder), self.output):
+            raise OrganizeError(f"the target folder {folder} leads out of the output {self.output} (a symbolic link)")
         if step.operation == Operation.HARDLINK:
             if self.verify and safefs.sha256_file(step.source) != step.sha256:
                 raise OrganizeError(f"the source's content differs from the catalog's (analyze again): {step.source}")
-            self._choose(step)
+            self._choose(step, step.source)
         else:
             self.record(step, StepState.STARTED, temp=self.temp_for(step))
 
@@ -426,7 +460,8 @@ class _Executor:
                 f"the copy of {step.source} does not match the catalog's checksum (the file changed, or a disk "
                 "error): analyze again"
             )
-        self._choose(step)
+        self._verified_here = step.pk
+        self._choose(step, step.temp)
 
     def _link_copy(self, step: OrganizeStep) -> bool:
         """A move within one file system: the temporary name is a hard link to the source, so no byte is copied
@@ -440,73 +475,117 @@ class _Executor:
         safefs.fsync_dir(os.path.dirname(step.temp))
         return True
 
-    def _choose(self, step: OrganizeStep) -> None:
-        def may_share(name: str) -> bool:  # see _plan_name: a move keeps every asset its own file
-            if step.operation != Operation.MOVE:
-                return True
-            others = Asset.objects.filter(catalog_id=self.journal.catalog_id or 0, path=name)
-            return not others.exclude(pk=step.asset_id or 0).exists()
-
-        name, present = safefs.free_name(step.target, step.sha256, step.size, may_share)
-        self.record(step, StepState.VERIFIED, target=name, already_present=present,
-                    conflict=step.conflict or name != step.target)  # fmt: skip
+    def _choose(self, step: OrganizeStep, placing: str) -> None:
+        """Record the name ``placing`` (the verified temporary file, or a hard link's source) will take, and
+        which file it is, before it takes it."""
+        name, present = safefs.free_name(
+            step.target, step.sha256, step.size, lambda name: step.operation != Operation.MOVE
+        )
+        device, inode = safefs.identity(placing) or (None, None)
+        self.record(step, StepState.VERIFIED, target=name, already_present=present, file_device=device,
+                    file_inode=inode, conflict=step.conflict or name != step.target)  # fmt: skip
         self._wait()
 
     def _place(self, step: OrganizeStep) -> None:
         folder = os.path.dirname(step.target)
         if step.operation == Operation.HARDLINK:
-            if not step.already_present and not safefs.same_file(step.source, step.target):
-                if os.path.lexists(step.target):
-                    return self._choose(step)  # taken since: another name
-                safefs.link_no_replace(step.source, step.target)
-                safefs.fsync_dir(folder)
-            return self.record(step, StepState.DONE)
+            return self._place_link(step, folder)
+        linked = False
         if os.path.lexists(step.temp):
-            if not step.already_present and not safefs.same_file(step.temp, step.target):
+            if step.already_present:
+                if not safefs.holds(step.target, step.sha256, step.size):
+                    return self._choose(step, step.temp)  # no longer the same content: another name
+            elif not safefs.same_file(step.temp, step.target):
                 if os.path.lexists(step.target):
-                    if not safefs.holds(step.target, step.sha256, step.size):
-                        return self._choose(step)  # taken since by another content
-                    self.record(step, StepState.VERIFIED, already_present=True)
-                else:
-                    try:
-                        safefs.link_no_replace(step.temp, step.target)
-                    except FileExistsError:
-                        return self._choose(step)
-                    safefs.fsync_dir(folder)
+                    return self._choose(step, step.temp)  # taken since: another name
+                try:
+                    safefs.link_no_replace(step.temp, step.target)
+                except FileExistsError:
+                    return self._choose(step, step.temp)
+                safefs.fsync_dir(folder)
+                linked = True
             if os.path.lexists(step.temp):
                 safefs.remove_durably(step.temp)
-        elif not safefs.holds(step.target, step.sha256, step.size):
+        elif not self._is_ours_and_intact(step):
             self.record(step, StepState.STARTED)  # the copy is gone and not in place: copy again
             return None
         self._wait()
         if step.operation == Operation.MOVE:
-            self._placed_here = step.pk
+            self._placed_here = step.pk if linked and self._verified_here == step.pk else None
             return self.record(step, StepState.PLACED)
         return self.record(step, StepState.DONE)
+
+    def _place_link(self, step: OrganizeStep, folder: str) -> None:
+        if not step.already_present and not safefs.same_file(step.source, step.target):
+            if os.path.lexists(step.target):
+                return self._choose(step, step.source)  # taken since: another name
+            try:
+                safefs.link_no_replace(step.source, step.target, rename=False)
+            except FileExistsError:
+                return self._choose(step, step.source)
+            except OSError as exc:
+                if exc.errno == errno.EXDEV:
+                    raise OrganizeError(
+                        f"a hard link needs its source and the output on one file system: {step.source}"
+                    ) from None
+                if exc.errno in safefs.NO_HARDLINKS:
+                    raise OrganizeError(
+                        f"this file system cannot hard-link {step.source} (no hard links, or a protected file): "
+                        "use copy"
+                    ) from None
+                raise
+            safefs.fsync_dir(folder)
+        return self.record(step, StepState.DONE)
+
+    def _is_ours_and_intact(self, step: OrganizeStep) -> bool:
+        """Whether the target is the file this step recorded (or, when already present, the same content)."""
+        if step.already_present:
+            return safefs.holds(step.target, step.sha256, step.size)
+        return _is_ours(step) and safefs.holds(step.target, step.sha256, step.size)
 
     def _finish_move(self, step: OrganizeStep) -> None:
         if step.temp and os.path.lexists(step.temp):
             safefs.remove_durably(step.temp)
-        if step.pk == self._placed_here:  # placed and verified by this very run a moment ago
-            in_place = os.path.isfile(step.target) and os.path.getsize(step.target) == step.size
-        else:  # found PLACED by a resume: check the content before the source goes
-            in_place = safefs.holds(step.target, step.sha256, step.size)
+        if step.pk == self._placed_here:  # copied, verified and linked by this very run a moment ago
+            in_place = safefs.identity(step.target) == (step.file_device, step.file_inode)
+        else:  # found PLACED by a resume: check the file and its content before the source goes
+            in_place = self._is_ours_and_intact(step)
         if not in_place:
             if os.path.lexists(step.source):
                 return self.record(step, StepState.PLANNED, already_present=False)  # redo it from the start
-            raise OrganizeError(f"neither {step.source} nor its copy {step.target} is there any more")
+            raise OrganizeError(
+                f"{step.source} is gone and {step.target} is not the verified copy any more (changed or replaced "
+                "outside VAM): nothing was removed"
+            )
         if os.path.lexists(step.source):
             stat = os.lstat(step.source)
             if (stat.st_size, stat.st_mtime_ns) != (step.size, step.mtime_ns):
                 raise OrganizeError(
                     f"the source changed while it was moved: both {step.source} and {step.target} are kept"
                 )
-            safefs.remove_durably(step.source)
+            os.unlink(step.source)
+            try:
+                safefs.fsync_dir(os.path.dirname(step.source))
+            except OSError:
+                logger.warning("cannot fsync %s after removing %s", os.path.dirname(step.source), step.source)
         with transaction.atomic():
             self.record(step, StepState.DONE)
             if step.asset_id:
                 _repoint(step.asset_id, step.source, step.target)
         return None
+
+
+def _is_ours(step: OrganizeStep) -> bool:
+    """Whether the file at the step's target is the very file the step recorded putting there."""
+    return step.file_inode is not None and safefs.identity(step.target) == (step.file_device, step.file_inode)
+
+
+def _os_message(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return exc.strerror or str(exc)
 
 
 def _repoint(asset_id: int, old: str, new: str) -> None:
@@ -570,10 +649,6 @@ def catalog_organize(
     summary = OrganizeSummary(dry_run=options.dry_run)
     if not options.dry_run:
         _finish_in_flight(catalog, summary, reporter)
-        # What older runs planned and never started is replaced by this plan.
-        older = OrganizeStep.objects.filter(job__catalog=catalog).exclude(job=job)
-        older.filter(state=StepState.PLANNED).update(state=StepState.SKIPPED, reason=f"superseded by job {job.pk}")
-        older.filter(state=StepState.DRAFT).delete()
     resumed = summary.resumed
     summary = _plan(catalog, job, output, options, reporter)
     summary.resumed = resumed
@@ -597,6 +672,14 @@ def _tally(journal: Job, summary: OrganizeSummary) -> None:
     summary.failed = sum(n for (state, _), n in counts.items() if state == StepState.FAILED)
     summary.skipped = sum(n for (state, _), n in counts.items() if state == StepState.SKIPPED)
     summary.planned = sum(n for (state, _), n in counts.items() if state != StepState.SKIPPED)
+
+
+def web_may_touch(journal: Job, roots: list[str]) -> str:
+    """Why a resume or rollback asked for through the web may not touch this journal's files ("" if it may)."""
+    catalog = journal.catalog
+    places = [journal.params.get("output_directory", ""), *(catalog.source_directories if catalog else [])]
+    outside = [path for path in places if not path or not in_roots(path, roots)]
+    return f"{outside[0] or 'its output'} is outside the library roots: use the command line" if outside else ""
 
 
 def journal_of(job: Job) -> Job:
@@ -643,8 +726,13 @@ def organize_resume(*, catalog: Catalog, journal: Job, reporter: ProgressReporte
 
 @with_catalog_lock
 def organize_rollback(*, catalog: Catalog, journal: Job, reporter: ProgressReporter | None = None) -> OrganizeSummary:
-    """Undo an organize in reverse order, by the operation each step logged. Nothing is removed unless its
-    content is verified to exist elsewhere; steps already rolled back are left alone, so this can run twice."""
+    """Undo an organize in reverse order, by the operation each step logged.
+
+    A target is removed only if it is the very file the step put there (its recorded inode), its content is
+    intact, and nothing else relies on it (another job's step, or an asset at that path); a moved file is back
+    at its source, verified, before its target goes. Steps already rolled back are left alone, so this can run
+    twice; a step that cannot be undone safely keeps its state and says why.
+    """
     reporter = reporter or NullReporter()
     started = time.monotonic()
     if not journal.organize_steps.exists():
@@ -664,9 +752,12 @@ def organize_rollback(*, catalog: Catalog, journal: Job, reporter: ProgressRepor
             break
         try:
             note = undo.step(step)
+        except _Refused as refused:
+            OrganizeStep.objects.filter(pk=step.pk).update(rollback_note=str(refused)[:2000])
+            summary.kept += 1
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
-            note = f"could not roll back: {exc.strerror or exc}{where}"
+            note = f"could not roll back: {_os_message(exc)}{where}"
             OrganizeStep.objects.filter(pk=step.pk).update(rollback_note=note[:2000])
             summary.failed += 1
         else:
@@ -675,19 +766,29 @@ def organize_rollback(*, catalog: Catalog, journal: Job, reporter: ProgressRepor
         if step.target:
             folders.add(os.path.dirname(step.target))
         reporter.update(phase="rollback", current=index, total=len(steps), message=os.path.basename(step.source))
+    if not summary.cancelled:  # what never ran must not run after a rollback (a resume would)
+        journal.organize_steps.filter(state=StepState.PLANNED).update(
+            state=StepState.SKIPPED, reason="rolled back before it ran"
+        )
     _remove_empty_folders(folders, journal.params.get("output_directory", ""))
     summary.elapsed = time.monotonic() - started
     return summary
 
 
+class _Refused(Exception):
+    """A step that rollback leaves as it is, on purpose; the message says what stays where."""
+
+
 class _Undo:
     def __init__(self, journal: Job) -> None:
         self.journal = journal
+        self.catalogs = list(Catalog.objects.values_list("pk", flat=True))
 
     def step(self, step: OrganizeStep) -> str:
-        """Undo one step; returns a note when something was deliberately kept. Raises OSError on failure."""
+        """Undo one step; returns a note when something was deliberately kept. Raises _Refused or OSError."""
         if step.temp:
             safefs.remove_if_present(step.temp)
+        safefs.remove_if_present(self._rollback_temp(step))  # a copy back cut short by a crash
         undo = {Operation.COPY: self._copy, Operation.HARDLINK: self._hardlink, Operation.MOVE: self._move}
         note = undo[Operation(step.operation)](step)
         with transaction.atomic():
@@ -696,46 +797,69 @@ class _Undo:
                 _repoint(step.asset_id, step.target, step.source)
         return note
 
-    @staticmethod
-    def _ours(step: OrganizeStep) -> bool:
-        """Whether the target name is one this step wrote: not content that was there before, and not a name the
-        step had only planned (a step stopped while copying chose no name yet)."""
-        return step.state != StepState.STARTED and not step.already_present and os.path.lexists(step.target)
+    def _rollback_temp(self, step: OrganizeStep) -> str:
+        return os.path.join(os.path.dirname(step.source), f".vam-rollback-{self.journal.pk.hex[:12]}-{step.seq}.part")
+
+    def _relied_on(self, step: OrganizeStep) -> str:
+        """Who else relies on the step's target: another job's step, or an asset (other than the step's own)."""
+        other = (
+            OrganizeStep.objects.filter(
+                target=step.target, state__in=[StepState.VERIFIED, StepState.PLACED, StepState.DONE]
+            )
+            .exclude(pk=step.pk)
+            .values_list("job_id", flat=True)
+            .first()
+        )
+        if other is not None:
+            return f"organize job {other} relies on it (roll that one back first)"
+        for catalog_id in self.catalogs:
+            asset = Asset.objects.filter(catalog_id=catalog_id, path=step.target).exclude(pk=step.asset_id or 0)
+            if asset.exists():
+                return "an asset of a catalog is at that path"
+        return ""
+
+    def _remove_target(self, step: OrganizeStep, *, wait_for_others: bool = True) -> str:
+        """Remove the step's target if it is the step's own intact file that nothing else relies on.
+
+        A target that another job relies on stays; with ``wait_for_others`` the step stays as it is too, so that
+        a rollback once that job is rolled back removes it.
+        """
+        if step.already_present or not os.path.lexists(step.target) or not _is_ours(step):
+            return ""  # not a file this step wrote
+        if not safefs.holds(step.target, step.sha256, step.size):
+            return f"kept {step.target}: it changed since it was organized"
+        reason = self._relied_on(step)
+        if reason and wait_for_others:
+            raise _Refused(f"kept {step.target}: {reason}")
+        if reason:
+            return f"kept {step.target}: {reason}"
+        safefs.remove_durably(step.target)
+        return ""
 
     def _copy(self, step: OrganizeStep) -> str:
-        if not self._ours(step):
-            return ""
-        if safefs.holds(step.target, step.sha256, step.size):
-            safefs.remove_durably(step.target)
-            return ""
-        return f"kept {step.target}: it changed since it was organized"
+        return self._remove_target(step)
 
     def _hardlink(self, step: OrganizeStep) -> str:
-        if not self._ours(step):
-            return ""
-        if safefs.same_file(step.source, step.target):
-            safefs.remove_durably(step.target)
-            return ""
-        if not os.path.lexists(step.source):
+        if _is_ours(step) and not os.path.lexists(step.source):
             return f"kept {step.target}: its source is gone, so it is the only copy"
-        return f"kept {step.target}: it is no longer a link to {step.source}"
+        return self._remove_target(step)
 
     def _move(self, step: OrganizeStep) -> str:
         if os.path.lexists(step.source):
-            if safefs.same_file(step.source, step.target):
-                # An earlier rollback linked the file back and stopped before dropping the target's name.
-                if not step.already_present:
-                    safefs.remove_durably(step.target)
-                return ""
             if not safefs.holds(step.source, step.sha256, step.size):
-                return f"kept both: a different file now sits at {step.source}"
-            return self._copy(step)  # the source is intact (never removed): only the copy at the target goes
-        if not safefs.holds(step.target, step.sha256, step.size):
-            raise FileNotFoundError(2, "neither the source nor a matching target exists", step.target)
+                raise _Refused(
+                    f"a different file now sits at {step.source}: the moved file stays at {step.target}, and the "
+                    "catalog still points at it"
+                )
+            return self._remove_target(step)  # the source is intact (never removed, or already brought back)
+        if not (_is_ours(step) or step.already_present) or not safefs.holds(step.target, step.sha256, step.size):
+            state = "changed" if os.path.lexists(step.target) else "gone"
+            raise _Refused(
+                f"{step.source} is not there and {step.target} is {state} (moved, edited or deleted outside this "
+                "job, or by a later organize: roll that one back first); nothing was touched"
+            )
         self._bring_back(step)
-        if not step.already_present:
-            safefs.remove_durably(step.target)
-        return ""
+        return self._remove_target(step, wait_for_others=False)  # the file is back: this step is undone
 
     def _bring_back(self, step: OrganizeStep) -> None:
         """Put the content back at the source path, verified, without ever replacing anything there."""
@@ -743,18 +867,19 @@ class _Undo:
         safefs.make_dirs(folder)
         if not step.already_present:
             try:
-                os.link(step.target, step.source)  # same file system: the very same file, nothing to copy
-            except OSError:
-                pass
+                os.link(step.target, step.source, follow_symlinks=False)  # one file system: the very same file
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, *safefs.NO_HARDLINKS):
+                    raise
             else:
                 safefs.fsync_dir(folder)
                 return
-        temp = os.path.join(folder, f".vam-rollback-{self.journal.pk.hex[:12]}-{step.seq}.part")
+        temp = self._rollback_temp(step)
         safefs.remove_if_present(temp)
         safefs.copy_durably(step.target, temp)
         if safefs.sha256_file(temp) != step.sha256:
             safefs.remove_if_present(temp)
-            raise OSError(5, "the copy back does not match the catalog's checksum", step.source)
+            raise OSError(errno.EIO, "the copy back does not match the catalog's checksum", step.source)
         safefs.link_no_replace(temp, step.source)
         safefs.fsync_dir(folder)
         safefs.remove_if_present(temp)

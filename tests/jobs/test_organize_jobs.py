@@ -144,3 +144,28 @@ def test_the_admin_shows_the_journal_read_only(
     assert admin_client.get("/admin/catalog/organizestep/add/").status_code == 403
     assert admin_client.post(f"/admin/catalog/organizestep/{step.pk}/delete/", {"post": "yes"}).status_code == 403
     assert OrganizeStep.objects.filter(pk=step.pk).exists()
+
+
+def test_the_web_cannot_organize_or_undo_files_outside_the_library_roots(
+    admin_client, roots, tmp_path, queue, django_capture_on_commit_callbacks
+):
+    outside = tmp_path / "outside"
+    camera_photo(outside / "a.jpg", "2019:03:15 14:22:33")
+    catalog = catalog_get_or_create(path=roots / "catalog-outside")
+    catalog_analyze(catalog=catalog, sources=[str(outside)], workers=1, thumbnails=False)  # from the command line
+    body = {"catalog_path": catalog.path, "output_directory": str(roots / "sorted"), "operation": "move"}
+    response = post(admin_client, "/api/jobs/organize", body)
+    assert (
+        response.status_code == 400
+        and "outside the library roots: organize it from the command line" in (response.json()["error"])
+    )
+    journal = Job.objects.create(kind="organize", catalog=catalog, status=JobStatus.FAILURE,
+                                 params={"output_directory": str(tmp_path / "elsewhere")})  # fmt: skip
+    OrganizeStep.objects.create(job=journal, seq=1, operation="move", source=str(outside / "a.jpg"),
+                                target=str(tmp_path / "elsewhere" / "a.jpg"))  # fmt: skip
+    for action in ("resume", "rollback"):
+        response = post(admin_client, f"/api/jobs/{journal.pk}/{action}", {})
+        assert response.status_code == 400 and "outside the library roots" in response.json()["error"]
+        page = admin_client.post(reverse("jobs:organize-again", args=[journal.pk, action]))
+        assert page.status_code == 400
+    assert (outside / "a.jpg").is_file() and Job.objects.filter(kind="organize").count() == 1

@@ -464,6 +464,25 @@ def test_resume_finishes_a_copy_interrupted_while_copying(library, catalog_dir, 
 
 
 @pytest.mark.django_db
+def test_a_plan_cut_short_never_runs_and_the_next_organize_replaces_it(library, catalog_dir, out):
+    three_photos(library)
+    catalog, _ = analyze(catalog_dir, library)
+    planned, _ = organize(catalog, out, dry_run=True)
+    # As if the process died while writing its plan: its rows are still drafts.
+    OrganizeStep.objects.filter(job=planned).update(state=StepState.DRAFT)
+    Job.objects.filter(pk=planned.pk).update(params=planned.params | {"dry_run": False})
+    planned.refresh_from_db()
+
+    with pytest.raises(OrganizeError, match="cut short before it was complete"):
+        organize_resume(catalog=catalog, journal=planned)
+    assert tree(out) == {}
+
+    job, summary = organize(catalog, out)
+    assert summary.done == 3 and len(tree(out)) == 3
+    assert not OrganizeStep.objects.filter(job=planned).exists()  # the drafts made way for the new plan
+
+
+@pytest.mark.django_db
 def test_resume_finishes_a_move_interrupted_after_placing_the_target(library, catalog_dir, out):
     photos = three_photos(library)
     catalog, _ = analyze(catalog_dir, library)
