@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.db import models
+from django.db.models import F
 
 
 class Catalog(models.Model):
@@ -106,7 +107,14 @@ class Asset(models.Model):
         constraints = [models.UniqueConstraint(fields=["catalog", "path"], name="asset_unique_path")]
         indexes = [
             models.Index(fields=["catalog", "sha256"], name="asset_catalog_sha256"),
-            models.Index(fields=["catalog", "taken_at"], name="asset_catalog_taken_at"),
+            models.Index(fields=["catalog", "taken_at", "id"], name="asset_oldest"),
+            models.Index(
+                F("catalog"), F("taken_at").desc(nulls_last=True), F("id").desc(), name="asset_newest"
+            ),  # the grid's default order (catalog.grid)
+            models.Index(fields=["catalog", "size", "id"], name="asset_size"),
+            models.Index(fields=["catalog", "camera_model"], name="asset_camera"),
+            # Folder filters (path LIKE 'folder/%') in any database collation.
+            models.Index(fields=["catalog", "path"], name="asset_folder", opclasses=["int8_ops", "text_pattern_ops"]),
             models.Index(fields=["status"], name="asset_status"),
             models.Index(fields=["catalog", "status"], name="asset_catalog_status"),
         ]

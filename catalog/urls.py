@@ -1,6 +1,6 @@
-from django.urls import re_path
+from django.urls import path, re_path
 
-from catalog import views
+from catalog import api, views
 
 app_name = "catalog"
 
@@ -10,4 +10,8 @@ urlpatterns = [
         views.thumbnail,
         name="thumbnail",
     ),
+    path("api/catalogs", api.CatalogList.as_view(), name="api-catalogs"),
+    path("api/catalogs/<int:catalog_id>/assets", api.AssetGrid.as_view(), name="api-assets"),
+    path("api/assets/<int:asset_id>", api.AssetDetail.as_view(), name="api-asset"),
+    path("api/assets/<int:asset_id>/thumbnail", api.AssetThumbnail.as_view(), name="api-asset-thumbnail"),
 ]

@@ -52,3 +52,15 @@ def test_progress_benchmark_prints_latency_and_writes():
         assert float(figures[f"writes_per_1000_files_{rate}fps"]) > 0
     assert figures["target_latency"] in ("pass", "fail")
     assert figures["target_writes"] in ("pass", "fail")
+
+
+def test_pages_benchmark_prints_p50_and_p95_per_request():
+    # Its own database (DATABASE_URL's name + "_bench_pages") and its own synthetic catalog of the size asked.
+    command = [sys.executable, "-m", "bench.pages", "--assets", "3000", "--repeat", "2"]
+    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    figures = dict(line.split("=", 1) for line in completed.stdout.splitlines() if "=" in line and " " not in line)
+    assert figures["assets"] == "3000"
+    for key in ("grid_first_page", "grid_page_at_90%", "grid_folder", "grid_in_duplicate_groups"):
+        assert 0 < float(figures[f"{key}_p50_ms"]) <= float(figures[f"{key}_p95_ms"])
+    assert figures["target"] in ("pass", "fail")

@@ -1,0 +1,215 @@
+"""The asset grid's reads: filters from a query string, sorting, and keyset pagination (never OFFSET).
+
+One ``AssetQuery`` is read from the URL (so a view can be bookmarked) by the pages and the API alike; it builds
+the queryset, and the page after a cursor is fetched with a ``WHERE (key, id) > (…)`` condition that the
+matching index serves, so the millionth row costs what the first does.
+
+Sorting by capture date keeps undated assets last in both directions. Each order has an index of its own
+(``Asset.Meta.indexes``): (catalog, taken_at, id) serves oldest first, (catalog, -taken_at nulls last, -id)
+newest first, (catalog, size, id) both size orders, and the unique (catalog, path) both path orders.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
+
+from catalog.models import Asset, AssetStatus, DuplicateMember, MediaType
+
+SORTS = {
+    "-taken_at": ("taken_at", True),
+    "taken_at": ("taken_at", False),
+    "path": ("path", False),
+    "-path": ("path", True),
+    "size": ("size", False),
+    "-size": ("size", True),
+}
+DEFAULT_SORT = "-taken_at"
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+
+
+class QueryError(ValueError):
+    """A filter or cursor the grid cannot use; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class AssetQuery:
+    date_from: date | None = None
+    date_to: date | None = None
+    year: int | None = None
+    month: int | None = None
+    camera: str = ""
+    media_type: str = ""
+    problem: bool | None = None
+    undated: bool = False
+    duplicates: bool | None = None
+    folder: str = ""
+    sort: str = DEFAULT_SORT
+
+    @classmethod
+    def from_params(cls, params) -> AssetQuery:
+        """Read the filters from a query dict (``?year=2019&month=3&camera=…``); QueryError on a bad value."""
+        values: dict[str, Any] = {}
+        for name in ("date_from", "date_to"):
+            if params.get(name):
+                values[name] = _date(name, params[name])
+        for name, low, high in (("year", 1800, 2200), ("month", 1, 12)):
+            if params.get(name):
+                values[name] = _int(name, params[name], low, high)
+        if values.get("month") and not values.get("year"):
+            raise QueryError("month: give a year with the month")
+        for name in ("camera", "folder"):
+            values[name] = (params.get(name) or "").strip()
+        media_type = params.get("media_type") or ""
+        if media_type and media_type not in MediaType.values:
+            raise QueryError(f"media_type: choose {' or '.join(MediaType.values)}")
+        values["media_type"] = media_type
+        for name in ("problem", "duplicates"):
+            if params.get(name) not in (None, ""):
+                values[name] = _bool(name, params[name])
+        values["undated"] = bool(params.get("undated")) and _bool("undated", params["undated"])
+        sort = params.get("sort") or DEFAULT_SORT
+        if sort not in SORTS:
+            raise QueryError(f"sort: choose one of {', '.join(SORTS)}")
+        values["sort"] = sort
+        return cls(**values)
+
+    def params(self) -> dict[str, str]:
+        """The query string of these filters (only what differs from the defaults), for links."""
+        out = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is None or value == "" or value == item.default:  # (problem=0 differs from no filter)
+                continue
+            out[item.name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        return out
+
+    def but(self, **changes) -> AssetQuery:
+        return replace(self, **changes)
+
+    def queryset(self, catalog_id: int) -> QuerySet[Asset]:
+        assets = Asset.objects.filter(catalog_id=catalog_id)
+        if self.date_from:
+            assets = assets.filter(taken_at__gte=_midnight(self.date_from))
+        if self.date_to:
+            assets = assets.filter(taken_at__lt=_midnight(self.date_to + timedelta(days=1)))
+        if self.year:
+            start = date(self.year, self.month or 1, 1)
+            end = (
+                date(self.year + 1, 1, 1) if not self.month or self.month == 12 else date(self.year, self.month + 1, 1)
+            )
+            assets = assets.filter(taken_at__gte=_midnight(start), taken_at__lt=_midnight(end))
+        if self.camera:
+            assets = assets.filter(camera_model=self.camera)
+        if self.media_type:
+            assets = assets.filter(media_type=self.media_type)
+        if self.problem is not None:
+            assets = assets.filter(status=AssetStatus.PROBLEM) if self.problem else assets.exclude(
+                status=AssetStatus.PROBLEM)  # fmt: skip
+        if self.undated:
+            assets = assets.filter(Q(taken_at__isnull=True) | Q(date_suspicious=True))
+        if self.duplicates is not None:
+            member = Exists(DuplicateMember.objects.filter(asset_id=OuterRef("pk")))
+            assets = assets.filter(member if self.duplicates else ~member)
+        if self.folder:
+            assets = assets.filter(path__startswith=self.folder.rstrip("/") + "/")
+        return assets.order_by(*self.ordering())
+
+    def ordering(self) -> list:
+        key, descending = SORTS[self.sort]
+        if key == "path":  # unique within a catalog: no tie to break
+            return ["-path" if descending else "path"]
+        if key == "taken_at":
+            column = F(key).desc(nulls_last=True) if descending else F(key).asc(nulls_last=True)
+        else:
+            column = F(key).desc() if descending else F(key).asc()
+        return [column, "-id" if descending else "id"]
+
+    def page(self, catalog_id: int, *, after: str | None = None, limit: int = PAGE_SIZE) -> tuple[list[Asset], str]:
+        """Up to ``limit`` assets after the cursor, and the cursor of the next page ("" at the end)."""
+        assets = self.queryset(catalog_id)
+        if not after:
+            rows = list(assets[: limit + 1])
+        else:
+            key, descending = SORTS[self.sort]
+            value, pk = self._cursor(after)
+            if key == "taken_at" and value is None:  # among the undated, which come last either way
+                undated = assets.filter(taken_at__isnull=True, **{f"id__{'lt' if descending else 'gt'}": pk})
+                rows = list(undated[: limit + 1])
+            else:
+                rows = list(assets.filter(_beyond(key, descending, value, pk))[: limit + 1])
+                if key == "taken_at" and len(rows) <= limit:  # then the undated ones
+                    rows += list(assets.filter(taken_at__isnull=True)[: limit + 1 - len(rows)])
+        following = cursor_of(rows[limit - 1], self.sort) if len(rows) > limit else ""
+        return rows[:limit], following
+
+    def _cursor(self, cursor: str) -> tuple[Any, int]:
+        key, _ = SORTS[self.sort]
+        try:
+            data = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
+            sort, value, pk = data["s"], data["v"], int(data["i"])
+            if key == "taken_at" and value is not None:
+                value = datetime.fromisoformat(value)
+            expected = {"taken_at": (datetime, type(None)), "path": (str,), "size": (int,)}[key]
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise TypeError(f"a {key} cursor holds {type(value).__name__}")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise QueryError("after: not a cursor this grid gave") from exc
+        if sort != self.sort:
+            raise QueryError("after: the cursor belongs to another sort order")
+        return value, pk
+
+
+def _beyond(key: str, descending: bool, value: Any, pk: int) -> RawSQL:
+    """Rows after (value, id) in the order: one row comparison, which the order's index answers as a range."""
+    table = connection.ops.quote_name(Asset._meta.db_table)
+    column = f"{table}.{connection.ops.quote_name(key)}"
+    sign = "<" if descending else ">"
+    if key == "path":  # unique within a catalog: the path alone orders
+        return RawSQL(f"{column} {sign} %s", (value,), output_field=BooleanField())
+    ident = f"{table}.{connection.ops.quote_name('id')}"
+    return RawSQL(f"({column}, {ident}) {sign} (%s, %s)", (value, pk), output_field=BooleanField())
+
+
+def cursor_of(asset: Asset, sort: str) -> str:
+    key, _ = SORTS[sort]
+    value = getattr(asset, key)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps({"s": sort, "v": value, "i": asset.pk}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _midnight(day: date) -> datetime:
+    """The start of a wall-clock day, labelled UTC as ``Asset.taken_at`` is (see its docstring)."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _date(name: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise QueryError(f"{name}: expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _int(name: str, text: str, low: int, high: int) -> int:
+    if not re.fullmatch(r"\d{1,4}", text) or not low <= int(text) <= high:
+        raise QueryError(f"{name}: expected a number from {low} to {high}, got {text!r}")
+    return int(text)
+
+
+def _bool(name: str, text: str) -> bool:
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise QueryError(f"{name}: expected 1 or 0, got {text!r}")
