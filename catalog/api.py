@@ -3,10 +3,11 @@ an asset's thumbnail. Same selectors as the pages; token or session auth, like t
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.conf import settings
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,7 +20,8 @@ from rest_framework.views import APIView
 from catalog.grid import MAX_PAGE_SIZE, PAGE_SIZE, AssetQuery, QueryError
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, Catalog
-from catalog.services.exports import asset_record
+from catalog.services.exports import KINDS, ExportError, asset_record, catalog_export_chunks
+from catalog.services.review import assets_set_date
 from catalog.views import thumbnail_response
 
 GRID_FIELDS = ["id", "path", "size", "taken_at", "media_type", "format", "width", "height", "sha256", "status"]
@@ -100,27 +102,70 @@ class AssetGrid(APIView):
         return Response({"results": [grid_record(asset) for asset in assets], "next": following})
 
 
+class ManualDate(serializers.Serializer):
+    taken_at = serializers.DateTimeField(
+        allow_null=True, default_timezone=UTC,
+        help_text="the capture date as the camera's wall clock (YYYY-MM-DDTHH:MM:SS); null goes back to the date "
+        "the file and its name give",
+    )  # fmt: skip
+
+
 class AssetDetail(APIView):
     @extend_schema(responses=serializers.DictField())
     def get(self, request: Request, asset_id: int) -> Response:
-        asset = get_object_or_404(Asset.objects.select_related("catalog"), pk=asset_id)
-        record = asset_record(asset) | {
-            "id": asset.pk,
-            "catalog": asset.catalog_id,
-            "lens_model": asset.lens_model,
-            "exposure_time": asset.exposure_time,
-            "f_number": asset.f_number,
-            "iso": asset.iso,
-            "focal_length": asset.focal_length,
-            "gps_altitude": asset.gps_altitude,
-            "duration": asset.duration,
-            "date_note": asset.date_note,
-            "taken_at_offset": asset.taken_at_offset,
-            "exif": asset.exif,
-            "duplicate_groups": sorted(asset.duplicate_memberships.values_list("group_id", flat=True)),
-            "thumbnail": reverse("catalog:api-asset-thumbnail", args=[asset.pk]) if asset.sha256 else None,
-        }
-        return Response(record)
+        return Response(asset_detail(get_object_or_404(Asset.objects.select_related("catalog"), pk=asset_id)))
+
+    @extend_schema(request=ManualDate, responses=serializers.DictField())
+    def patch(self, request: Request, asset_id: int) -> Response:
+        """Set the capture date by hand (source "manual", kept by every later analyze), or clear it."""
+        asset = get_object_or_404(Asset, pk=asset_id)
+        body = ManualDate(data=request.data)
+        body.is_valid(raise_exception=True)
+        taken_at = body.validated_data["taken_at"]
+        assets_set_date(assets=Asset.objects.filter(pk=asset.pk), taken_at=taken_at and taken_at.replace(tzinfo=None))
+        return Response(asset_detail(Asset.objects.select_related("catalog").get(pk=asset.pk)))
+
+
+class CatalogExport(APIView):
+    """``GET /api/catalogs/{id}/export?what=assets|duplicates|problems&format=json|csv``: the DESIGN.md formats,
+    streamed."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("what", enum=list(KINDS)), OpenApiParameter("format", enum=["json", "csv"])],
+        responses={(200, "application/json"): dict, (200, "text/csv"): str},
+    )
+    def get(self, request: Request, catalog_id: int) -> StreamingHttpResponse:
+        catalog = get_object_or_404(Catalog, pk=catalog_id)
+        what, fmt = request.query_params.get("what", "assets"), request.query_params.get("format", "json")
+        try:
+            chunks = catalog_export_chunks(catalog=catalog, kind=what, fmt=fmt)
+        except ExportError as exc:
+            raise ValidationError({"query": str(exc)}) from exc
+        content_type = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
+        response = StreamingHttpResponse(chunks, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{catalog.name or "catalog"}-{what}.{fmt}"'
+        return response
+
+
+def asset_detail(asset: Asset) -> dict[str, Any]:
+    """Everything about one asset: the export record, the rest of its metadata, its groups and thumbnail."""
+    record = asset_record(asset) | {
+        "id": asset.pk,
+        "catalog": asset.catalog_id,
+        "lens_model": asset.lens_model,
+        "exposure_time": asset.exposure_time,
+        "f_number": asset.f_number,
+        "iso": asset.iso,
+        "focal_length": asset.focal_length,
+        "gps_altitude": asset.gps_altitude,
+        "duration": asset.duration,
+        "date_note": asset.date_note,
+        "taken_at_offset": asset.taken_at_offset,
+        "exif": asset.exif,
+        "duplicate_groups": sorted(asset.duplicate_memberships.values_list("group_id", flat=True)),
+        "thumbnail": reverse("catalog:api-asset-thumbnail", args=[asset.pk]) if asset.sha256 else None,
+    }
+    return record
 
 
 class AssetThumbnail(APIView):

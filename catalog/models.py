@@ -40,6 +40,7 @@ class AssetStatus(models.TextChoices):
 
 
 class DateSource(models.TextChoices):
+    MANUAL = "manual", "Set by hand"
     EXIF_ORIGINAL = "exif_original", "EXIF DateTimeOriginal"
     EXIF_DIGITIZED = "exif_digitized", "EXIF CreateDate"
     VIDEO = "video_created", "Video creation time"

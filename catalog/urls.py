@@ -12,6 +12,7 @@ urlpatterns = [
     ),
     path("api/catalogs", api.CatalogList.as_view(), name="api-catalogs"),
     path("api/catalogs/<int:catalog_id>/assets", api.AssetGrid.as_view(), name="api-assets"),
+    path("api/catalogs/<int:catalog_id>/export", api.CatalogExport.as_view(), name="api-export"),
     path("api/assets/<int:asset_id>", api.AssetDetail.as_view(), name="api-asset"),
     path("api/assets/<int:asset_id>/thumbnail", api.AssetThumbnail.as_view(), name="api-asset-thumbnail"),
 ]

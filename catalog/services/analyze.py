@@ -37,7 +37,7 @@ from catalog.media.hashing import to_signed64
 from catalog.media.pool import analyze_many
 from catalog.media.video import tool_path
 from catalog.media.walk import WalkEntry, walk_media
-from catalog.models import Asset, AssetStatus, Catalog
+from catalog.models import Asset, AssetStatus, Catalog, DateSource
 from catalog.services.duplicates import DuplicatesSummary, catalog_find_duplicates
 from catalog.services.locks import with_catalog_lock
 from catalog.similarity.grouping import Thresholds
@@ -46,6 +46,7 @@ from jobs.progress import NullReporter, ProgressReporter
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+MANUAL_CONFIDENCE = 1.0  # a date set by hand: the highest confidence there is (100 %)
 # Postgres cannot index a key over ~2700 bytes; one such path would fail its whole batch, so it is refused alone.
 MAX_PATH_BYTES = 2400
 BATCH_SECONDS = 2.0
@@ -364,6 +365,12 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
     if not results:
         return
     donors = _donor_rows(catalog, {r.sha256 for r in results if r.reused})
+    manual = {
+        path: (taken_at, offset)
+        for path, taken_at, offset in Asset.objects.filter(
+            catalog=catalog, path__in=[r.path for r in results], date_source=DateSource.MANUAL
+        ).values_list("path", "taken_at", "taken_at_offset")
+    }
     now = timezone.now()
     assets = []
     for result in results:
@@ -383,7 +390,11 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
         asset.size, asset.mtime_ns, asset.sha256 = result.size, result.mtime_ns, result.sha256
         asset.problem_kind, asset.problem_message = result.problem_kind, result.problem_message
         asset.status = AssetStatus.PROBLEM if result.problem_kind else AssetStatus.OK
-        _apply_date(asset, dates_from_exif_subset(asset.exif or {}), result.mtime_ns)
+        apply_capture_date(asset, dates_from_exif_subset(asset.exif or {}), result.mtime_ns)
+        if result.path in manual:  # a date a user set by hand outlives every re-analysis
+            asset.taken_at, asset.taken_at_offset = manual[result.path]
+            asset.date_source, asset.date_confidence = DateSource.MANUAL, MANUAL_CONFIDENCE
+            asset.date_suspicious, asset.date_note = False, "set by hand"
         assets.append(asset)
     try:
         with transaction.atomic():
@@ -461,7 +472,7 @@ def _apply_analysis(asset: Asset, result: FileAnalysis) -> None:
     asset.note = result.note
 
 
-def _apply_date(asset: Asset, embedded, mtime_ns: int) -> None:
+def apply_capture_date(asset: Asset, embedded, mtime_ns: int) -> None:
     date = capture_date(embedded, asset.path, mtime_ns, zone=ZoneInfo(settings.VAM_TIME_ZONE))
     # Wall-clock time, labelled UTC only because the column is time-zone aware (see Asset).
     asset.taken_at = date.taken_at.replace(tzinfo=UTC) if date.taken_at else None

@@ -84,6 +84,12 @@ def _records(catalog: Catalog, kind: str) -> tuple[str, list[str], Iterator[dict
     raise ExportError(f"unknown export {kind!r}: choose one of {', '.join(KINDS)}")
 
 
+def catalog_export_chunks(*, catalog: Catalog, kind: str, fmt: str) -> Iterator[str]:
+    """The export as text chunks, for a streaming HTTP response; ExportError at once for a bad kind or format."""
+    key, fields, records = _records(catalog, kind)
+    return export_chunks(fmt, {"catalog": catalog.path}, key, fields, records)
+
+
 def catalog_export(*, catalog: Catalog, kind: str, fmt: str, stream: TextIO) -> int:
     """Write the export to ``stream``; returns the number of records."""
     key, fields, records = _records(catalog, kind)
