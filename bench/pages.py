@@ -112,6 +112,12 @@ def build(count: int, seed: int) -> int:
         members += [DuplicateMember(group_id=group.pk, asset_id=pk) for pk in by_content[group.key]]
     DuplicateMember.objects.bulk_create(members, batch_size=10_000)
     with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE catalog_duplicategroup g SET redundant_bytes = (SELECT SUM(a.size) FROM catalog_duplicatemember m"
+            " JOIN catalog_asset a ON a.id = m.asset_id WHERE m.group_id = g.id)"
+            " - (SELECT a.size FROM catalog_asset a WHERE a.id = g.primary_id) WHERE g.catalog_id = %s",
+            [catalog.pk],
+        )
         cursor.execute("ANALYZE")
     print(f"  built in {time.monotonic() - began:.0f} s ({len(groups)} groups)", flush=True)
     return catalog.pk
@@ -119,11 +125,16 @@ def build(count: int, seed: int) -> int:
 
 def requests_to_time(catalog_id: int) -> list[tuple[str, str]]:
     from catalog.grid import AssetQuery, cursor_of
-    from catalog.models import Asset
+    from catalog.models import Asset, DuplicateGroup
 
     deep_query = AssetQuery()
     deep_row = deep_query.queryset(catalog_id)[int(Asset.objects.filter(catalog_id=catalog_id).count() * 0.9)]
     deep = cursor_of(deep_row, deep_query.sort)
+    group = (
+        DuplicateGroup.objects.filter(catalog_id=catalog_id)
+        .order_by("-redundant_bytes")
+        .values_list("pk", flat=True)[0]
+    )
     grid = f"/api/catalogs/{catalog_id}/assets"
     return [
         ("grid, first page", grid),
@@ -140,6 +151,10 @@ def requests_to_time(catalog_id: int) -> list[tuple[str, str]]:
         ("grid, by path", f"{grid}?sort=path"),
         ("grid, by size, largest first", f"{grid}?sort=-size"),
         ("grid, oldest first", f"{grid}?sort=taken_at"),
+        ("duplicate review, first page", f"/api/catalogs/{catalog_id}/duplicates"),
+        ("duplicate review, exact groups", f"/api/catalogs/{catalog_id}/duplicates?kind=exact&reviewed=0"),
+        ("duplicate group", f"/api/duplicates/{group}"),
+        ("asset", f"/api/assets/{deep_row.pk}"),
         ("catalog list", "/api/catalogs"),
     ]
 
@@ -189,7 +204,10 @@ def main(argv: list[str] | None = None) -> None:
             if attempt >= 2:  # two warm-up requests
                 timings.append(elapsed)
             body = response.json()
-            rows = len(body["results"]) if isinstance(body, dict) else len(body)
+            if isinstance(body, list):
+                rows = len(body)
+            else:
+                rows = len(body["results"]) if "results" in body else len(body.get("members", [body]))
         timings.sort()
         p50, p95 = statistics.median(timings), timings[max(0, int(round(0.95 * len(timings))) - 1)]
         results.append((name, p50, p95))

@@ -17,9 +17,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.grid import MAX_PAGE_SIZE, PAGE_SIZE, AssetQuery, QueryError
+from catalog.grid import MAX_PAGE_SIZE, PAGE_SIZE, AssetQuery, QueryError, decode_cursor, encode_cursor, keyset_after
 from catalog.media.thumbnails import thumbnail_path
-from catalog.models import Asset, Catalog
+from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind
+from catalog.services.duplicates import (
+    DuplicatesError,
+    group_dismiss,
+    group_mark_reviewed,
+    group_set_primary,
+    member_dismiss,
+)
 from catalog.services.exports import KINDS, ExportError, asset_record, catalog_export_chunks
 from catalog.services.review import assets_set_date
 from catalog.views import thumbnail_response
@@ -189,3 +196,177 @@ class AssetThumbnail(APIView):
                 if asset.sha256 and path.is_file():
                     return thumbnail_response(request, path, fmt)
         raise NotFound("this asset has no thumbnail of that size")
+
+
+# Duplicate review ------------------------------------------------------------------------------------------------
+
+
+def group_summary(group: DuplicateGroup) -> dict[str, Any]:
+    primary = group.primary
+    return {
+        "id": group.pk,
+        "kind": group.kind,
+        "primary": {"id": primary.pk, "path": primary.path} if primary else None,
+        "member_count": group.member_count,
+        "redundant_bytes": group.redundant_bytes,
+        "reviewed": group.reviewed_at is not None,
+        "url": reverse("catalog:api-duplicate", args=[group.pk]),
+    }
+
+
+class DuplicateList(APIView):
+    """``GET /api/catalogs/{id}/duplicates``: the groups to review, most space to gain first, a page at a time.
+
+    An exact group whose content is part of a similar group is reviewed through that one, which lists every copy.
+    """
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", enum=["exact", "similar"]),
+            OpenApiParameter("reviewed", description="1: only groups marked reviewed; 0: only the others"),
+            OpenApiParameter("after", description="the cursor of the page to continue from"),
+            OpenApiParameter("limit", int, description=f"groups per page, at most {MAX_PAGE_SIZE}"),
+        ],
+        responses=serializers.DictField(),
+    )
+    def get(self, request: Request, catalog_id: int) -> Response:
+        catalog = get_object_or_404(Catalog.objects.only("pk"), pk=catalog_id)
+        params = request.query_params
+        groups = DuplicateGroup.objects.filter(catalog=catalog, cluster__isnull=True).select_related("primary")
+        try:
+            kind = params.get("kind") or ""
+            if kind and kind not in GroupKind.values:
+                raise QueryError("kind: choose exact or similar")
+            if kind:
+                groups = groups.filter(kind=kind)
+            if params.get("reviewed"):
+                groups = groups.filter(reviewed_at__isnull=not _flag("reviewed", params["reviewed"]))
+            limit = _limit(params.get("limit"))
+            if params.get("after"):
+                data = decode_cursor(params["after"])
+                try:
+                    gain, pk = int(data["g"]), int(data["i"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise QueryError("after: not a cursor this list gave") from exc
+                groups = groups.filter(keyset_after(DuplicateGroup, "redundant_bytes", True, gain, pk))
+        except QueryError as exc:
+            raise ValidationError({"query": str(exc)}) from exc
+        rows = list(groups.order_by("-redundant_bytes", "-id")[: limit + 1])
+        following = None
+        if len(rows) > limit:
+            query = params.copy()
+            query["after"] = encode_cursor({"g": rows[limit - 1].redundant_bytes, "i": rows[limit - 1].pk})
+            following = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        return Response({"results": [group_summary(group) for group in rows[:limit]], "next": following})
+
+
+def _flag(name: str, text: str) -> bool:
+    if text not in ("0", "1"):
+        raise QueryError(f"{name}: expected 1 or 0, got {text!r}")
+    return text == "1"
+
+
+def _limit(text: str | None) -> int:
+    text = text or str(PAGE_SIZE)
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
+        raise QueryError(f"limit: a number from 1 to {MAX_PAGE_SIZE}, got {text!r}")
+    return int(text)
+
+
+def group_detail(group: DuplicateGroup) -> dict[str, Any]:
+    """A group side by side: every member with what a user compares (size, format, resolution, date, path),
+    its distance to the primary and its quality score."""
+    members = group.members.select_related("asset").order_by("distance", "-quality_score", "asset__path")
+    return group_summary(group) | {
+        "members": [
+            {
+                "asset": member.asset_id,
+                "path": member.asset.path,
+                "size": member.asset.size,
+                "format": member.asset.format,
+                "width": member.asset.width,
+                "height": member.asset.height,
+                "taken_at": member.asset.taken_at.replace(tzinfo=None).isoformat() if member.asset.taken_at else None,
+                "sha256": member.asset.sha256,
+                "distance": member.distance,
+                "phash_distance": member.phash_distance,
+                "quality_score": member.quality_score,
+                "primary": member.asset_id == group.primary_id,
+                "thumbnail": reverse("catalog:api-asset-thumbnail", args=[member.asset_id]),
+            }
+            for member in members
+        ]
+    }
+
+
+class DuplicateDetail(APIView):
+    @extend_schema(responses=serializers.DictField())
+    def get(self, request: Request, group_id: int) -> Response:
+        return Response(group_detail(get_object_or_404(DuplicateGroup.objects.select_related("primary"), pk=group_id)))
+
+
+class MemberChoice(serializers.Serializer):
+    asset = serializers.IntegerField(help_text="the id of a member asset")
+
+
+class NotDuplicatesChoice(serializers.Serializer):
+    asset = serializers.IntegerField(
+        required=False, help_text="a member that is not the same picture as the primary; leave out for the group"
+    )
+
+
+class Reviewed(serializers.Serializer):
+    reviewed = serializers.BooleanField(default=True)
+
+
+def _group_and_member(group_id: int, asset_id: int | None) -> tuple[DuplicateGroup, DuplicateMember | None]:
+    group = get_object_or_404(DuplicateGroup.objects.select_related("primary", "catalog"), pk=group_id)
+    if asset_id is None:
+        return group, None
+    member = group.members.select_related("asset").filter(asset_id=asset_id).first()
+    if member is None:
+        raise ValidationError({"asset": f"asset {asset_id} is not a member of group {group.pk}"})
+    return group, member
+
+
+class DuplicatePrimary(APIView):
+    """``POST /api/duplicates/{id}/primary`` ``{"asset": id}``: keep this copy; later runs keep the choice."""
+
+    @extend_schema(request=MemberChoice, responses=serializers.DictField())
+    def post(self, request: Request, group_id: int) -> Response:
+        body = MemberChoice(data=request.data)
+        body.is_valid(raise_exception=True)
+        group, member = _group_and_member(group_id, body.validated_data["asset"])
+        assert member is not None
+        return Response(group_detail(group_set_primary(group=group, asset=member.asset)))
+
+
+class DuplicateNotDuplicates(APIView):
+    """``POST /api/duplicates/{id}/not-duplicates``: this member (``{"asset": id}``) or the whole similar group is
+    not the same picture; the pairs are remembered and never grouped again."""
+
+    @extend_schema(request=NotDuplicatesChoice, responses=serializers.DictField())
+    def post(self, request: Request, group_id: int) -> Response:
+        body = NotDuplicatesChoice(data=request.data)
+        body.is_valid(raise_exception=True)
+        group, member = _group_and_member(group_id, body.validated_data.get("asset"))
+        try:
+            if member is None:
+                marked = group_dismiss(group=group)
+                return Response({"group": None, "pairs_marked": marked})
+            member_dismiss(member=member)
+        except DuplicatesError as exc:
+            raise ValidationError({"asset": str(exc)}) from exc
+        left = DuplicateGroup.objects.filter(pk=group.pk).select_related("primary").first()
+        return Response({"group": group_detail(left) if left else None})
+
+
+class DuplicateReviewed(APIView):
+    """``POST /api/duplicates/{id}/reviewed`` ``{"reviewed": true|false}``."""
+
+    @extend_schema(request=Reviewed, responses=serializers.DictField())
+    def post(self, request: Request, group_id: int) -> Response:
+        body = Reviewed(data=request.data)
+        body.is_valid(raise_exception=True)
+        group = get_object_or_404(DuplicateGroup.objects.select_related("primary"), pk=group_id)
+        return Response(group_summary(group_mark_reviewed(group=group, reviewed=body.validated_data["reviewed"])))

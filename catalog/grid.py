@@ -155,7 +155,7 @@ class AssetQuery:
     def _cursor(self, cursor: str) -> tuple[Any, int]:
         key, _ = SORTS[self.sort]
         try:
-            data = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
+            data = decode_cursor(cursor)
             sort, value, pk = data["s"], data["v"], int(data["i"])
             if key == "taken_at" and value is not None:
                 value = datetime.fromisoformat(value)
@@ -170,14 +170,35 @@ class AssetQuery:
 
 
 def _beyond(key: str, descending: bool, value: Any, pk: int) -> RawSQL:
-    """Rows after (value, id) in the order: one row comparison, which the order's index answers as a range."""
-    table = connection.ops.quote_name(Asset._meta.db_table)
+    return keyset_after(Asset, key, descending, value, pk, unique=key == "path")
+
+
+def keyset_after(model, key: str, descending: bool, value: Any, pk: int, *, unique: bool = False) -> RawSQL:
+    """Rows after (value, id) in the order: one row comparison, which the order's index answers as a range
+    (``unique``: the key alone orders, as a path does within a catalog)."""
+    table = connection.ops.quote_name(model._meta.db_table)
     column = f"{table}.{connection.ops.quote_name(key)}"
     sign = "<" if descending else ">"
-    if key == "path":  # unique within a catalog: the path alone orders
+    if unique:
         return RawSQL(f"{column} {sign} %s", (value,), output_field=BooleanField())
     ident = f"{table}.{connection.ops.quote_name('id')}"
     return RawSQL(f"({column}, {ident}) {sign} (%s, %s)", (value, pk), output_field=BooleanField())
+
+
+def encode_cursor(data: dict[str, Any]) -> str:
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """QueryError unless the cursor is one of ours (a JSON object)."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)))
+    except ValueError as exc:
+        raise QueryError("after: not a cursor this list gave") from exc
+    if not isinstance(data, dict):
+        raise QueryError("after: not a cursor this list gave")
+    return data
 
 
 def cursor_of(asset: Asset, sort: str) -> str:
@@ -185,8 +206,7 @@ def cursor_of(asset: Asset, sort: str) -> str:
     value = getattr(asset, key)
     if isinstance(value, datetime):
         value = value.isoformat()
-    raw = json.dumps({"s": sort, "v": value, "i": asset.pk}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor({"s": sort, "v": value, "i": asset.pk})
 
 
 def _midnight(day: date) -> datetime:

@@ -109,13 +109,10 @@ class Asset(models.Model):
         indexes = [
             models.Index(fields=["catalog", "sha256"], name="asset_catalog_sha256"),
             models.Index(fields=["catalog", "taken_at", "id"], name="asset_oldest"),
-            models.Index(
-                F("catalog"), F("taken_at").desc(nulls_last=True), F("id").desc(), name="asset_newest"
-            ),  # the grid's default order (catalog.grid)
             models.Index(fields=["catalog", "size", "id"], name="asset_size"),
             models.Index(fields=["catalog", "camera_model"], name="asset_camera"),
-            # Folder filters (path LIKE 'folder/%') in any database collation.
-            models.Index(fields=["catalog", "path"], name="asset_folder", opclasses=["int8_ops", "text_pattern_ops"]),
+            # And on Postgres only (migration 0004): asset_newest (catalog, taken_at DESC NULLS LAST, id DESC), the
+            # grid's default order, and asset_folder (catalog, path text_pattern_ops) for folder filters.
             models.Index(fields=["status"], name="asset_status"),
             models.Index(fields=["catalog", "status"], name="asset_catalog_status"),
         ]
@@ -162,12 +159,18 @@ class DuplicateGroup(models.Model):
     primary = models.ForeignKey("Asset", null=True, on_delete=models.SET_NULL, related_name="+")
     primary_chosen = models.BooleanField(default=False, help_text="the primary was chosen by a user")
     member_count = models.PositiveIntegerField(default=0)
+    redundant_bytes = models.BigIntegerField(default=0, help_text="the space the copies other than the primary take")
+    reviewed_at = models.DateTimeField(null=True, blank=True, help_text="when a user marked the group reviewed")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["catalog", "key"], name="duplicate_group_unique_key")]
-        indexes = [models.Index(fields=["catalog", "kind"], name="duplicate_group_kind")]
+        indexes = [
+            models.Index(fields=["catalog", "kind"], name="duplicate_group_kind"),
+            # The review list: most space to gain first (catalog.services.duplicates, catalog.api).
+            models.Index(F("catalog"), F("redundant_bytes").desc(), F("id").desc(), name="duplicate_group_gain"),
+        ]
         ordering = ["catalog", "kind", "id"]
 
     def __str__(self) -> str:

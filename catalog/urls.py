@@ -14,5 +14,14 @@ urlpatterns = [
     path("api/catalogs/<int:catalog_id>/assets", api.AssetGrid.as_view(), name="api-assets"),
     path("api/catalogs/<int:catalog_id>/export", api.CatalogExport.as_view(), name="api-export"),
     path("api/assets/<int:asset_id>", api.AssetDetail.as_view(), name="api-asset"),
+    path("api/catalogs/<int:catalog_id>/duplicates", api.DuplicateList.as_view(), name="api-duplicates"),
+    path("api/duplicates/<int:group_id>", api.DuplicateDetail.as_view(), name="api-duplicate"),
+    path("api/duplicates/<int:group_id>/primary", api.DuplicatePrimary.as_view(), name="api-duplicate-primary"),
+    path(
+        "api/duplicates/<int:group_id>/not-duplicates",
+        api.DuplicateNotDuplicates.as_view(),
+        name="api-duplicate-not-duplicates",
+    ),
+    path("api/duplicates/<int:group_id>/reviewed", api.DuplicateReviewed.as_view(), name="api-duplicate-reviewed"),
     path("api/assets/<int:asset_id>/thumbnail", api.AssetThumbnail.as_view(), name="api-asset-thumbnail"),
 ]

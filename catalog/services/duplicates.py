@@ -17,7 +17,7 @@ from itertools import islice
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from catalog.models import Asset, AssetStatus, Catalog, DuplicateGroup, DuplicateMember, GroupKind, NotDuplicate
@@ -296,10 +296,13 @@ def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
                 primary, by_user = _primary(spec, old, chosen[spec.kind])
                 group = old or DuplicateGroup(catalog=catalog, kind=spec.kind, key=spec.key)
                 cluster = groups.get(spec.cluster_key)
-                state = (primary.id, by_user, len(spec.members), cluster.pk if cluster else None)
-                if old is None or state != (old.primary_id, old.primary_chosen, old.member_count, old.cluster_id):
+                redundant = sum(m.candidate.size for m in spec.members) - primary.candidate.size
+                state = (primary.id, by_user, len(spec.members), cluster.pk if cluster else None, redundant)
+                if old is None or state != (
+                    old.primary_id, old.primary_chosen, old.member_count, old.cluster_id, old.redundant_bytes
+                ):  # fmt: skip
                     group.primary_id, group.primary_chosen, group.member_count = state[:3]
-                    group.cluster, group.updated_at = cluster, now
+                    group.cluster, group.redundant_bytes, group.updated_at = cluster, redundant, now
                     (changed if old else created).append(group)
                 groups[spec.key] = group
                 facts = _member_facts(spec.members, primary)
@@ -307,7 +310,9 @@ def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
                     rewrite.append((group, facts))
             DuplicateGroup.objects.bulk_create(created, batch_size=1000)
         DuplicateGroup.objects.bulk_update(
-            changed, ["primary", "primary_chosen", "member_count", "cluster", "updated_at"], batch_size=500
+            changed,
+            ["primary", "primary_chosen", "member_count", "cluster", "redundant_bytes", "updated_at"],
+            batch_size=500,
         )
         _delete_in(DuplicateMember, "group_id", [g.pk for g, _ in rewrite if g.pk in stored])
         rows = (
@@ -345,7 +350,9 @@ def group_set_primary(*, group: DuplicateGroup, asset: Asset) -> DuplicateGroup:
         raise DuplicatesError(f"{asset.path} is not a member of group {group.pk}")
     with transaction.atomic():
         group.primary, group.primary_chosen = asset, True
-        group.save(update_fields=["primary", "primary_chosen", "updated_at"])
+        sizes = group.members.aggregate(total=Sum("asset__size"))["total"] or 0
+        group.redundant_bytes = sizes - asset.size
+        group.save(update_fields=["primary", "primary_chosen", "redundant_bytes", "updated_at"])
         rows = list(group.members.select_related("asset"))
         for member in rows:
             same = member.asset.sha256 == asset.sha256
@@ -364,6 +371,13 @@ def contents_mark_not_duplicates(*, catalog: Catalog, sha256s: Iterable[str]) ->
     before = NotDuplicate.objects.filter(catalog=catalog).count()
     NotDuplicate.objects.bulk_create(marks, ignore_conflicts=True, batch_size=1000)
     return NotDuplicate.objects.filter(catalog=catalog).count() - before
+
+
+def group_mark_reviewed(*, group: DuplicateGroup, reviewed: bool = True) -> DuplicateGroup:
+    """Mark a group reviewed (or not): the review list can leave it out. It stays marked while its files do."""
+    group.reviewed_at = timezone.now() if reviewed else None
+    group.save(update_fields=["reviewed_at", "updated_at"])
+    return group
 
 
 def group_dismiss(*, group: DuplicateGroup) -> int:
@@ -391,4 +405,6 @@ def member_dismiss(*, member: DuplicateMember) -> None:
         if len({sha for sha in group.members.values_list("asset__sha256", flat=True)}) < 2:
             group.delete()
         else:
-            group.save(update_fields=["member_count", "updated_at"])
+            sizes = group.members.aggregate(total=Sum("asset__size"))["total"] or 0
+            group.redundant_bytes = sizes - primary.size
+            group.save(update_fields=["member_count", "redundant_bytes", "updated_at"])
