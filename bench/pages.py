@@ -155,6 +155,7 @@ def requests_to_time(catalog_id: int) -> list[tuple[str, str]]:
         ("duplicate review, exact groups", f"/api/catalogs/{catalog_id}/duplicates?kind=exact&reviewed=0"),
         ("duplicate group", f"/api/duplicates/{group}"),
         ("asset", f"/api/assets/{deep_row.pk}"),
+        ("dashboard", f"/api/catalogs/{catalog_id}"),
         ("catalog list", "/api/catalogs"),
     ]
 
@@ -206,6 +207,8 @@ def main(argv: list[str] | None = None) -> None:
             body = response.json()
             if isinstance(body, list):
                 rows = len(body)
+            elif "stats" in body:
+                rows = len(body["stats"]["timeline"])
             else:
                 rows = len(body["results"]) if "results" in body else len(body.get("members", [body]))
         timings.sort()

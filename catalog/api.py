@@ -29,9 +29,10 @@ from catalog.services.duplicates import (
 )
 from catalog.services.exports import KINDS, ExportError, asset_record, catalog_export_chunks
 from catalog.services.review import assets_set_date
+from catalog.services.stats import catalog_stats
 from catalog.views import thumbnail_response
 
-GRID_FIELDS = ["id", "path", "size", "taken_at", "media_type", "format", "width", "height", "sha256", "status"]
+RECENT_JOBS = 5
 
 
 def catalog_record(catalog: Catalog) -> dict[str, Any]:
@@ -64,6 +65,26 @@ class CatalogList(APIView):
     @extend_schema(responses=serializers.ListSerializer(child=serializers.DictField()))
     def get(self, request: Request) -> Response:
         return Response([catalog_record(catalog) for catalog in Catalog.objects.order_by("name")])
+
+
+class CatalogDetail(APIView):
+    """``GET /api/catalogs/{id}``: the dashboard's figures (kept on the catalog row, see catalog.services.stats)
+    and its recent jobs."""
+
+    @extend_schema(responses=serializers.DictField())
+    def get(self, request: Request, catalog_id: int) -> Response:
+        from jobs.selectors import job_status, job_visible_for
+
+        catalog = get_object_or_404(Catalog, pk=catalog_id)
+        jobs = job_visible_for(request.user).filter(catalog=catalog).order_by("-created_at")[:RECENT_JOBS]
+        return Response(
+            catalog_record(catalog)
+            | {
+                "stats": catalog_stats(catalog),
+                "stats_at": catalog.stats_at.isoformat() if catalog.stats_at else None,
+                "recent_jobs": [job_status(job) for job in jobs],
+            }
+        )
 
 
 GRID_PARAMETERS = [

@@ -14,6 +14,9 @@ class Catalog(models.Model):
         default=list, blank=True, help_text="folders inside the sources that analyze skips (organize outputs, say)"
     )
     last_analyzed_at = models.DateTimeField(null=True, blank=True)
+    # The dashboard's figures, computed when the catalog changes (catalog.services.stats), read in one row.
+    stats = models.JSONField(default=dict, blank=True)
+    stats_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

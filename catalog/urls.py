@@ -11,6 +11,7 @@ urlpatterns = [
         name="thumbnail",
     ),
     path("api/catalogs", api.CatalogList.as_view(), name="api-catalogs"),
+    path("api/catalogs/<int:catalog_id>", api.CatalogDetail.as_view(), name="api-catalog"),
     path("api/catalogs/<int:catalog_id>/assets", api.AssetGrid.as_view(), name="api-assets"),
     path("api/catalogs/<int:catalog_id>/export", api.CatalogExport.as_view(), name="api-export"),
     path("api/assets/<int:asset_id>", api.AssetDetail.as_view(), name="api-asset"),

@@ -40,6 +40,7 @@ from catalog.media.walk import WalkEntry, walk_media
 from catalog.models import Asset, AssetStatus, Catalog, DateSource
 from catalog.services.duplicates import DuplicatesSummary, catalog_find_duplicates
 from catalog.services.locks import with_catalog_lock
+from catalog.services.stats import catalog_stats_refresh
 from catalog.similarity.grouping import Thresholds
 from jobs.progress import NullReporter, ProgressReporter
 
@@ -266,6 +267,7 @@ def catalog_analyze(
     summary.problems = catalog.assets.filter(status=AssetStatus.PROBLEM).count()
     if detect_duplicates and not reporter.is_cancelled():
         summary.duplicates = catalog_find_duplicates(catalog=catalog, threshold=threshold, reporter=reporter)
+    catalog_stats_refresh(catalog)
     summary.elapsed = time.monotonic() - started
     reporter.update(phase="done", current=summary.analyzed + summary.reused, total=len(to_analyze))
     return summary

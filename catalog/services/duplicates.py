@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from catalog.models import Asset, AssetStatus, Catalog, DuplicateGroup, DuplicateMember, GroupKind, NotDuplicate
 from catalog.services.locks import with_catalog_lock
+from catalog.services.stats import catalog_stats_refresh
 from catalog.similarity.grouping import FINE_BYTES, Thresholds, build_groups, degenerate, similar_pairs
 from catalog.similarity.quality import Candidate, best
 from catalog.similarity.search import Pairs
@@ -135,6 +136,7 @@ def catalog_find_duplicates(
 
     reporter.update(phase="duplicates", current=0, total=len(specs), message="saving groups")
     _save(catalog, specs)
+    catalog_stats_refresh(catalog, assets=False)
     summary.exact_groups = sum(spec.kind == GroupKind.EXACT for spec in specs)
     summary.similar_groups = len(specs) - summary.exact_groups
     summary.grouped_files = len({m.id for spec in specs for m in spec.members})
@@ -353,6 +355,7 @@ def group_set_primary(*, group: DuplicateGroup, asset: Asset) -> DuplicateGroup:
         sizes = group.members.aggregate(total=Sum("asset__size"))["total"] or 0
         group.redundant_bytes = sizes - asset.size
         group.save(update_fields=["primary", "primary_chosen", "redundant_bytes", "updated_at"])
+        catalog_stats_refresh(group.catalog, assets=False)
         rows = list(group.members.select_related("asset"))
         for member in rows:
             same = member.asset.sha256 == asset.sha256
@@ -377,6 +380,7 @@ def group_mark_reviewed(*, group: DuplicateGroup, reviewed: bool = True) -> Dupl
     """Mark a group reviewed (or not): the review list can leave it out. It stays marked while its files do."""
     group.reviewed_at = timezone.now() if reviewed else None
     group.save(update_fields=["reviewed_at", "updated_at"])
+    catalog_stats_refresh(group.catalog, assets=False)
     return group
 
 
@@ -387,6 +391,7 @@ def group_dismiss(*, group: DuplicateGroup) -> int:
     shas = group.members.values_list("asset__sha256", flat=True)
     marked = contents_mark_not_duplicates(catalog=group.catalog, sha256s=shas)
     group.delete()
+    catalog_stats_refresh(group.catalog, assets=False)
     return marked
 
 
@@ -401,6 +406,8 @@ def member_dismiss(*, member: DuplicateMember) -> None:
     with transaction.atomic():
         contents_mark_not_duplicates(catalog=group.catalog, sha256s=[member.asset.sha256, primary.sha256])
         group.members.filter(asset__sha256=member.asset.sha256).delete()
+        # The exact group of that content (its copies) is reviewed on its own again.
+        DuplicateGroup.objects.filter(cluster=group, members__asset__sha256=member.asset.sha256).update(cluster=None)
         group.member_count = group.members.count()
         if len({sha for sha in group.members.values_list("asset__sha256", flat=True)}) < 2:
             group.delete()
@@ -408,3 +415,4 @@ def member_dismiss(*, member: DuplicateMember) -> None:
             sizes = group.members.aggregate(total=Sum("asset__size"))["total"] or 0
             group.redundant_bytes = sizes - primary.size
             group.save(update_fields=["member_count", "redundant_bytes", "updated_at"])
+    catalog_stats_refresh(group.catalog, assets=False)

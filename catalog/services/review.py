@@ -10,13 +10,22 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.media.exif import dates_from_exif_subset
-from catalog.models import Asset, DateSource
+from catalog.models import Asset, Catalog, DateSource
 from catalog.services.analyze import MANUAL_CONFIDENCE, apply_capture_date
+from catalog.services.stats import catalog_stats_refresh
 
 
 def assets_set_date(*, assets: QuerySet[Asset], taken_at: datetime | None) -> int:
     """Set the capture date of these assets by hand (wall-clock time, any zone label dropped), or with None go
     back to the date their files and names give. Returns how many assets changed."""
+    catalogs = list(Catalog.objects.filter(pk__in=assets.values("catalog_id")))
+    changed = _set_date(assets, taken_at)
+    for catalog in catalogs:  # the timeline and the undated count move
+        catalog_stats_refresh(catalog, duplicates=False)
+    return changed
+
+
+def _set_date(assets: QuerySet[Asset], taken_at: datetime | None) -> int:
     if taken_at is not None:
         wall_clock = taken_at.replace(tzinfo=UTC)  # stored like every taken_at: wall clock labelled UTC
         return assets.update(
