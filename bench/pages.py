@@ -157,6 +157,12 @@ def requests_to_time(catalog_id: int) -> list[tuple[str, str]]:
         ("asset", f"/api/assets/{deep_row.pk}"),
         ("dashboard", f"/api/catalogs/{catalog_id}"),
         ("catalog list", "/api/catalogs"),
+        ("page: dashboard", f"/catalogs/{catalog_id}/"),
+        ("page: grid", f"/catalogs/{catalog_id}/photos/"),
+        ("page: grid at 90%", f"/catalogs/{catalog_id}/photos/?after={deep}"),
+        ("page: grid, camera and year", f"/catalogs/{catalog_id}/photos/?camera=Camera%2003&year=2015"),
+        ("page: asset with neighbours", f"/assets/{deep_row.pk}/?camera=Camera%2003"),
+        ("page: catalog list", "/catalogs/"),
     ]
 
 
@@ -204,6 +210,9 @@ def main(argv: list[str] | None = None) -> None:
                 raise SystemExit(f"{path} answered {response.status_code}: {response.content[:300]!r}")
             if attempt >= 2:  # two warm-up requests
                 timings.append(elapsed)
+            if response["Content-Type"].startswith("text/html"):
+                rows = response.content.count(b'class="tile')
+                continue
             body = response.json()
             if isinstance(body, list):
                 rows = len(body)
@@ -222,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(f"assets={args.assets}")
     for name, p50, p95 in results:
-        key = name.replace(",", "").replace(" ", "_")
+        key = name.replace(",", "").replace(":", "").replace(" ", "_")
         print(f"{key}_p50_ms={p50 * 1000:.1f}")
         print(f"{key}_p95_ms={p95 * 1000:.1f}")
     print(f"target={'pass' if verdict == 'pass' else 'fail'}")

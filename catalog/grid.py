@@ -152,6 +152,22 @@ class AssetQuery:
         following = cursor_of(rows[limit - 1], self.sort) if len(rows) > limit else ""
         return rows[:limit], following
 
+    def neighbours(self, catalog_id: int, asset: Asset) -> tuple[Asset | None, Asset | None]:
+        """The assets just before and just after ``asset`` in this filtered order (None at either end)."""
+        following, _ = self.page(catalog_id, after=cursor_of(asset, self.sort), limit=1)
+        key, descending = SORTS[self.sort]
+        assets = self.queryset(catalog_id)
+        backwards = [_reverse(item) for item in self.ordering()]
+        value = getattr(asset, key)
+        if key == "taken_at" and value is None:  # undated: an earlier undated one, else the last dated one
+            earlier = assets.filter(taken_at__isnull=True, **{f"id__{'gt' if descending else 'lt'}": asset.pk})
+            previous = earlier.order_by(*backwards).first() or assets.filter(taken_at__isnull=False).order_by(
+                *backwards).first()  # fmt: skip
+        else:
+            before = keyset_after(Asset, key, not descending, value, asset.pk, unique=key == "path")
+            previous = assets.filter(before).order_by(*backwards).first()
+        return previous, (following[0] if following else None)
+
     def _cursor(self, cursor: str) -> tuple[Any, int]:
         key, _ = SORTS[self.sort]
         try:
@@ -167,6 +183,15 @@ class AssetQuery:
         if sort != self.sort:
             raise QueryError("after: the cursor belongs to another sort order")
         return value, pk
+
+
+def _reverse(item):
+    """An ordering term the other way round ("path" ↔ "-path"; F(...).desc() ↔ F(...).asc(), nulls kept last)."""
+    if isinstance(item, str):
+        return item[1:] if item.startswith("-") else f"-{item}"
+    expression = item.expression
+    nulls_last = True if item.nulls_last else None
+    return expression.asc(nulls_last=nulls_last) if item.descending else expression.desc(nulls_last=nulls_last)
 
 
 def _beyond(key: str, descending: bool, value: Any, pk: int) -> RawSQL:

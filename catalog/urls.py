@@ -1,10 +1,15 @@
 from django.urls import path, re_path
 
-from catalog import api, views
+from catalog import api, pages, views
 
 app_name = "catalog"
 
 urlpatterns = [
+    path("catalogs/", pages.catalog_list, name="list"),
+    path("catalogs/<int:catalog_id>/", pages.dashboard, name="dashboard"),
+    path("catalogs/<int:catalog_id>/photos/", pages.grid, name="grid"),
+    path("assets/<int:asset_id>/", pages.asset_detail, name="asset"),
+    path("assets/<int:asset_id>/original", pages.original, name="original"),
     re_path(
         r"^thumbnails/(?P<catalog_id>\d+)/(?P<size>\d{2,4})/(?P<sha256>[0-9a-f]{64})\.(?P<ext>webp|jpg)$",
         views.thumbnail,

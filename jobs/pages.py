@@ -87,6 +87,7 @@ def _render_index(
         "history": history,
         "history_rows": [job_status(job) for job in history],
         "catalogs": Catalog.objects.order_by("name"),
+        "preselect": request.GET.get("catalog", ""),  # the catalog a dashboard's quick action came from
         "errors": errors or {},
         "form_error": form_error or (errors or {}).get("non_field_errors", ""),
         "failed_kind": kind,

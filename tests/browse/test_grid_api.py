@@ -151,3 +151,13 @@ def test_an_asset_and_its_thumbnail_with_etag(admin_client, tmp_path):
 
     catalogs = admin_client.get("/api/catalogs").json()
     assert [c["path"] for c in catalogs] == [catalog.path] and catalogs[0]["last_analyzed_at"]
+
+
+@pytest.mark.parametrize("sort", ["-taken_at", "taken_at", "path", "-path", "size", "-size"])
+def test_every_asset_knows_its_neighbours_in_the_order(catalog, sort):
+    query = AssetQuery(sort=sort)
+    order = list(query.queryset(catalog.pk))
+    for index, asset in enumerate(order):
+        previous, following = query.neighbours(catalog.pk, asset)
+        assert previous == (order[index - 1] if index else None), (sort, asset.path)
+        assert following == (order[index + 1] if index + 1 < len(order) else None), (sort, asset.path)

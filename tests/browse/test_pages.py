@@ -1,0 +1,135 @@
+"""The browse pages through Django's test client: login, the catalog list, the dashboard and its timeline links,
+the photo grid's filters in the URL, an asset's page with its neighbours, and the original-file view."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.http import urlencode
+
+from catalog.models import Asset
+from tests.services.helpers import analyze, camera_photo, plain_photo
+
+pytestmark = pytest.mark.django_db
+
+GPS = ((48.0, 51.0, 29.0), "N", (2.0, 17.0, 40.0), "E")  # 48.858, 2.294
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    library = tmp_path / "photos"
+    first = camera_photo(library / "2019" / "a.jpg", "2019:03:15 14:22:33", make="Canon", model="EOS R5", gps=GPS)
+    camera_photo(library / "2019" / "b.jpg", "2019:03:20 08:00:00", make="Canon", model="EOS R5",
+                 color=(10, 200, 10))  # fmt: skip
+    camera_photo(library / "2020" / "c.jpg", "2020:12:31 23:59:59", make="Sony", model="A7", color=(9, 9, 200))
+    shutil.copy2(first, library / "2020" / "copy.jpg")
+    plain_photo(library / "scan.jpg")
+    (library / "broken.jpg").write_bytes(b"\xff\xd8\xff not a picture")
+    catalog, _ = analyze(tmp_path / "catalog", library)
+    return catalog
+
+
+def tiles(response) -> list[str]:
+    assert response.status_code == 200
+    return re.findall(r'title="[^"]*/([^/"]+)"', response.content.decode())
+
+
+def test_every_page_needs_a_login(client, catalog):
+    asset = Asset.objects.filter(catalog=catalog).first()
+    for url in (
+        reverse("catalog:list"),
+        reverse("catalog:dashboard", args=[catalog.pk]),
+        reverse("catalog:grid", args=[catalog.pk]),
+        reverse("catalog:asset", args=[asset.pk]),
+        reverse("catalog:original", args=[asset.pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 302 and response.url.startswith("/accounts/login/"), url
+
+
+def test_the_catalog_list_and_the_dashboard(admin_client, catalog):
+    page = admin_client.get(reverse("catalog:list")).content.decode()
+    assert reverse("catalog:dashboard", args=[catalog.pk]) in page and catalog.path in page
+
+    page = admin_client.get(reverse("catalog:dashboard", args=[catalog.pk])).content.decode()
+    grid = reverse("catalog:grid", args=[catalog.pk])
+    assert "<b>6</b> assets" in page and "<b>1</b> problems" in page
+    assert f'href="{grid}?year=2019&amp;month=3"' in page  # a month of the timeline opens the grid on it
+    assert 'data-month="2019-03"' in page and 'data-month="2020-12"' in page
+    assert f'href="{grid}?camera=EOS%20R5"' in page and "<b>1</b> exact" in page
+    assert f"?catalog={catalog.path}" in page.replace("%2F", "/")  # the quick actions name this catalog
+    jobs = admin_client.get(reverse("jobs:index") + f"?catalog={catalog.path}").content.decode()
+    assert f'<option value="{catalog.path}" selected>' in jobs
+
+
+def test_the_grid_filters_sorts_and_pages_from_the_url(admin_client, catalog):
+    grid = reverse("catalog:grid", args=[catalog.pk])
+    newest_first = tiles(admin_client.get(grid))  # (scan.jpg and broken.jpg are dated by their mtime: today)
+    assert newest_first.index("c.jpg") < newest_first.index("b.jpg") < newest_first.index("a.jpg")
+    assert set(newest_first) == {"a.jpg", "b.jpg", "c.jpg", "copy.jpg", "scan.jpg", "broken.jpg"}
+    march = tiles(admin_client.get(grid + "?year=2019&month=3"))  # copy.jpg sits in 2020/ but was taken with a
+    assert march[0] == "b.jpg" and sorted(march[1:]) == ["a.jpg", "copy.jpg"]
+    assert tiles(admin_client.get(grid + "?camera=A7")) == ["c.jpg"]
+    assert tiles(admin_client.get(grid + "?problem=1")) == ["broken.jpg"]
+    assert tiles(admin_client.get(grid + "?duplicates=1&sort=path")) == ["a.jpg", "copy.jpg"]
+    assert tiles(admin_client.get(grid + f"?folder={catalog.source_directories[0]}/2019&sort=-path")) == [
+        "b.jpg", "a.jpg"]  # fmt: skip
+    page = admin_client.get(grid + "?year=2019").content.decode()
+    assert 'loading="lazy"' in page and "/thumbnails/" in page
+    assert 'href="/assets/' in page and "?year=2019" in page  # a tile keeps the filter for its neighbours
+    bad = admin_client.get(grid + "?month=13&year=2019")
+    assert bad.status_code == 400 and "month" in bad.content.decode()
+
+
+def test_the_grid_pages_with_a_next_link(admin_client, catalog, monkeypatch):
+    from catalog import pages
+
+    monkeypatch.setattr(pages, "GRID_PAGE", 4)  # pages of four instead of 120
+    grid = reverse("catalog:grid", args=[catalog.pk])
+    first = admin_client.get(grid + "?sort=path")
+    following = re.search(r'href="(\?[^"]+)" rel="next"', first.content.decode()).group(1).replace("&amp;", "&")
+    assert tiles(first) + tiles(admin_client.get(grid + following)) == sorted(
+        ["a.jpg", "b.jpg", "c.jpg", "copy.jpg", "scan.jpg", "broken.jpg"],
+        key=lambda name: Asset.objects.get(catalog=catalog, path__endswith="/" + name).path,
+    )
+
+
+def test_an_asset_page_shows_its_metadata_and_neighbours_within_the_filter(admin_client, catalog):
+    a = Asset.objects.get(catalog=catalog, path__endswith="2019/a.jpg")
+    b = Asset.objects.get(catalog=catalog, path__endswith="2019/b.jpg")
+    in_2019 = urlencode({"year": 2019, "folder": f"{catalog.source_directories[0]}/2019"})
+    page = admin_client.get(reverse("catalog:asset", args=[a.pk]) + f"?{in_2019}").content.decode()
+    assert "2019-03-15 14:22:33" in page and "EXIF DateTimeOriginal" in page and "EOS R5" in page
+    assert "openstreetmap.org/?mlat=48.858056&amp;mlon=2.294444" in page
+    assert "Exact group" in page and "the primary" in page
+    assert f'href="/assets/{b.pk}/?{escape(in_2019)}" rel="prev"' in page  # newest first: b comes before a
+    assert 'rel="next"' not in page  # a is the last of them
+    page = admin_client.get(reverse("catalog:asset", args=[b.pk]) + f"?{in_2019}").content.decode()
+    assert f'href="/assets/{a.pk}/?{escape(in_2019)}" rel="next"' in page and 'rel="prev"' not in page
+    broken = Asset.objects.get(catalog=catalog, path__endswith="broken.jpg")
+    page = admin_client.get(reverse("catalog:asset", args=[broken.pk])).content.decode()
+    assert broken.problem_kind in page and "Problem" in page
+
+
+def test_the_original_is_served_only_from_inside_the_library_roots(admin_client, catalog, tmp_path):
+    a = Asset.objects.get(catalog=catalog, path__endswith="2019/a.jpg")
+    with override_settings(VAM_LIBRARY_ROOTS=[str(tmp_path / "photos")]):
+        response = admin_client.get(reverse("catalog:original", args=[a.pk]))
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+        assert b"".join(response.streaming_content) == (tmp_path / "photos" / "2019" / "a.jpg").read_bytes()
+        (tmp_path / "photos" / "2019" / "a.jpg").unlink()
+        assert admin_client.get(reverse("catalog:original", args=[a.pk])).status_code == 404
+    with override_settings(VAM_LIBRARY_ROOTS=[str(tmp_path / "elsewhere")]):
+        refused = admin_client.get(reverse("catalog:original", args=[a.pk]))
+        assert refused.status_code == 403 and b"outside the library roots" in refused.content
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a photo")
+    (tmp_path / "photos" / "link.jpg").symlink_to(secret)
+    linked = Asset.objects.create(catalog=catalog, path=str(tmp_path / "photos" / "link.jpg"))
+    with override_settings(VAM_LIBRARY_ROOTS=[str(tmp_path / "photos")]):
+        assert admin_client.get(reverse("catalog:original", args=[linked.pk])).status_code == 403
