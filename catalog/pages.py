@@ -5,18 +5,28 @@ from __future__ import annotations
 
 import mimetypes
 import os
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from catalog.grid import SORTS, AssetQuery, QueryError
+from catalog.grid import SORTS, AssetQuery, QueryError, keyset_after
 from catalog.media.thumbnails import thumbnail_path
-from catalog.models import Asset, Catalog, DuplicateMember, MediaType
+from catalog.models import Asset, AssetStatus, Catalog, DateSource, DuplicateGroup, DuplicateMember, MediaType
+from catalog.services.duplicates import (
+    DuplicatesError,
+    group_dismiss,
+    group_mark_reviewed,
+    group_set_primary,
+    member_dismiss,
+)
+from catalog.services.review import assets_set_date
 from catalog.services.stats import catalog_stats
 from jobs.selectors import job_status, job_visible_for
 
@@ -151,3 +161,169 @@ def _map_url(asset: Asset) -> str:
 
 
 assert set(SORT_LABELS) == set(SORTS)
+
+
+# Duplicate review --------------------------------------------------------------------------------------------------
+
+REVIEW_PAGE = 50
+
+
+@login_required
+@require_GET
+def duplicate_list(request: HttpRequest, catalog_id: int) -> HttpResponse:
+    """The groups to review, most space to gain first (an exact group inside a similar one is shown by it)."""
+    catalog = get_object_or_404(Catalog, pk=catalog_id)
+    groups = DuplicateGroup.objects.filter(catalog=catalog, cluster__isnull=True).select_related("primary")
+    shown = request.GET.get("show", "todo")
+    if shown == "todo":
+        groups = groups.filter(reviewed_at__isnull=True)
+    elif shown == "reviewed":
+        groups = groups.filter(reviewed_at__isnull=False)
+    after = request.GET.get("after", "")
+    if after:
+        try:
+            gain, pk = (int(part) for part in after.split(".", 1))
+        except ValueError:
+            return HttpResponse("after: not a position this list gave", status=400, content_type="text/plain")
+        groups = groups.filter(keyset_after(DuplicateGroup, "redundant_bytes", True, gain, pk))
+    rows = list(groups.order_by("-redundant_bytes", "-id")[: REVIEW_PAGE + 1])
+    following = ""
+    if len(rows) > REVIEW_PAGE:
+        last = rows[REVIEW_PAGE - 1]
+        following = f"?{urlencode({'show': shown, 'after': f'{last.redundant_bytes}.{last.pk}'})}"
+    context = {"catalog": catalog, "groups": rows[:REVIEW_PAGE], "shown": shown, "next_url": following,
+               "stats": catalog_stats(catalog)}  # fmt: skip
+    return render(request, "catalog/duplicates.html", context)
+
+
+@login_required
+@require_GET
+def duplicate_group(request: HttpRequest, group_id: int) -> HttpResponse:
+    group = get_object_or_404(DuplicateGroup.objects.select_related("catalog", "primary"), pk=group_id)
+    members = group.members.select_related("asset").order_by("distance", "-quality_score", "asset__path")
+    context = {
+        "group": group,
+        "members": [(member, _thumbnail_url(group.catalog, member.asset, small=False)) for member in members],
+        "next_group": _next_group(group),
+        "error": request.GET.get("error", ""),
+    }
+    return render(request, "catalog/duplicate_group.html", context)
+
+
+@login_required
+@require_POST
+def duplicate_action(request: HttpRequest, group_id: int, action: str) -> HttpResponse:
+    """The review actions: primary (``asset``), not-duplicates (``asset``, or none for the whole group) and
+    reviewed. Nothing is ever deleted from disk here."""
+    group = get_object_or_404(DuplicateGroup.objects.select_related("catalog", "primary"), pk=group_id)
+    member = None
+    if request.POST.get("asset"):
+        member = group.members.select_related("asset").filter(asset_id=request.POST["asset"]).first()
+        if member is None:
+            return HttpResponse("that file is not in this group", status=400, content_type="text/plain")
+    try:
+        if action == "primary" and member is not None:
+            group_set_primary(group=group, asset=member.asset)
+        elif action == "not-duplicates" and member is not None:
+            member_dismiss(member=member)
+        elif action == "not-duplicates":
+            following = _next_group(group)
+            group_dismiss(group=group)
+            return redirect(_group_or_list(following, group.catalog_id))
+        elif action == "reviewed":
+            group_mark_reviewed(group=group, reviewed=request.POST.get("reviewed", "1") == "1")
+            return redirect(_group_or_list(_next_group(group), group.catalog_id))
+        else:
+            raise Http404(f"no action {action}")
+    except DuplicatesError as exc:
+        return redirect(reverse("catalog:duplicate", args=[group.pk]) + "?" + urlencode({"error": str(exc)}))
+    if not DuplicateGroup.objects.filter(pk=group.pk).exists():  # dismissing its last other member ended it
+        return redirect(_group_or_list(_next_group(group), group.catalog_id))
+    return redirect("catalog:duplicate", group_id=group.pk)
+
+
+def _next_group(group: DuplicateGroup) -> DuplicateGroup | None:
+    """The next group still to review after this one, in the list's order."""
+    todo = DuplicateGroup.objects.filter(catalog_id=group.catalog_id, cluster__isnull=True, reviewed_at__isnull=True)
+    after = keyset_after(DuplicateGroup, "redundant_bytes", True, group.redundant_bytes, group.pk)
+    return todo.filter(after).order_by("-redundant_bytes", "-id").first() or todo.exclude(pk=group.pk).order_by(
+        "-redundant_bytes", "-id").first()  # fmt: skip
+
+
+def _group_or_list(group: DuplicateGroup | None, catalog_id: int) -> str:
+    if group is not None:
+        return reverse("catalog:duplicate", args=[group.pk])
+    return reverse("catalog:duplicates", args=[catalog_id])
+
+
+# Date review and problems ------------------------------------------------------------------------------------------
+
+LIST_PAGE = 100
+
+
+def _by_path_page(assets, after: str) -> tuple[list[Asset], str]:
+    """A page of ``assets`` in path order after the path ``after``, and the next page's link ("" at the end)."""
+    if after:
+        assets = assets.filter(path__gt=after)
+    rows = list(assets.order_by("path")[: LIST_PAGE + 1])
+    return rows[:LIST_PAGE], rows[LIST_PAGE - 1].path if len(rows) > LIST_PAGE else ""
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def date_review(request: HttpRequest, catalog_id: int) -> HttpResponse:
+    """Assets without a reliable date (none, only the file's modification time, or a suspicious one: a sentinel,
+    a future date, sources that disagree). A date set here for one asset or a selection is kept by every later
+    analyze, shows in the grid, and files the asset in the next organize plan."""
+    catalog = get_object_or_404(Catalog, pk=catalog_id)
+    if request.method == "POST":
+        return _set_dates(request, catalog)
+    doubtful = catalog.assets.filter(
+        Q(taken_at__isnull=True) | Q(date_suspicious=True) | Q(date_source=DateSource.MTIME)
+    ).exclude(status=AssetStatus.MISSING)
+    rows, following = _by_path_page(doubtful, request.GET.get("after", ""))
+    context = {
+        "catalog": catalog,
+        "assets": [(asset, _thumbnail_url(catalog, asset, small=True)) for asset in rows],
+        "next_url": f"?{urlencode({'after': following})}" if following else "",
+        "done": request.GET.get("done", ""),
+        "error": request.GET.get("error", ""),
+    }
+    return render(request, "catalog/dates.html", context)
+
+
+def _set_dates(request: HttpRequest, catalog: Catalog) -> HttpResponse:
+    here = reverse("catalog:dates", args=[catalog.pk])
+    ids = [value for value in request.POST.getlist("asset") if value.isdigit()]
+    if not ids:
+        return redirect(f"{here}?{urlencode({'error': 'choose at least one file'})}")
+    taken_at = None
+    if request.POST.get("action") != "automatic":
+        try:
+            taken_at = datetime.fromisoformat(request.POST.get("taken_at", ""))
+        except ValueError:
+            return redirect(f"{here}?{urlencode({'error': 'give the date and time it was taken'})}")
+    changed = assets_set_date(assets=catalog.assets.filter(pk__in=ids), taken_at=taken_at)
+    done = f"{changed} files dated by hand" if taken_at else f"{changed} files back to their own dates"
+    return redirect(f"{here}?{urlencode({'done': done})}")
+
+
+@login_required
+@require_GET
+def problems(request: HttpRequest, catalog_id: int) -> HttpResponse:
+    catalog = get_object_or_404(Catalog, pk=catalog_id)
+    rows = catalog.assets.filter(status=AssetStatus.PROBLEM)
+    kinds = list(rows.order_by().values("problem_kind").annotate(count=Count("id")).order_by("-count", "problem_kind"))
+    kind = request.GET.get("kind", "")
+    if kind:
+        rows = rows.filter(problem_kind=kind)
+    page, following = _by_path_page(rows, request.GET.get("after", ""))
+    context = {
+        "catalog": catalog,
+        "kinds": kinds,
+        "kind": kind,
+        "assets": page,
+        "next_url": f"?{urlencode({'kind': kind, 'after': following})}" if following else "",
+        "csv": reverse("catalog:api-export", args=[catalog.pk]) + "?what=problems&format=csv",
+    }
+    return render(request, "catalog/problems.html", context)

@@ -8,6 +8,11 @@ urlpatterns = [
     path("catalogs/", pages.catalog_list, name="list"),
     path("catalogs/<int:catalog_id>/", pages.dashboard, name="dashboard"),
     path("catalogs/<int:catalog_id>/photos/", pages.grid, name="grid"),
+    path("catalogs/<int:catalog_id>/duplicates/", pages.duplicate_list, name="duplicates"),
+    path("catalogs/<int:catalog_id>/dates/", pages.date_review, name="dates"),
+    path("catalogs/<int:catalog_id>/problems/", pages.problems, name="problems"),
+    path("duplicates/<int:group_id>/", pages.duplicate_group, name="duplicate"),
+    path("duplicates/<int:group_id>/<str:action>/", pages.duplicate_action, name="duplicate-action"),
     path("assets/<int:asset_id>/", pages.asset_detail, name="asset"),
     path("assets/<int:asset_id>/original", pages.original, name="original"),
     re_path(
