@@ -50,7 +50,7 @@ def dashboard(request: HttpRequest, catalog_id: int) -> HttpResponse:
     catalog = get_object_or_404(Catalog, pk=catalog_id)
     stats = catalog_stats(catalog)
     jobs = job_visible_for(request.user).filter(catalog=catalog).order_by("-created_at")[:5]
-    timeline = stats.get("timeline", [])
+    timeline = _every_month(stats.get("timeline", []))
     tallest = max((month["count"] for month in timeline), default=0)
     grid = reverse("catalog:grid", args=[catalog.pk])
     bars = [
@@ -73,6 +73,20 @@ def dashboard(request: HttpRequest, catalog_id: int) -> HttpResponse:
         "grid": grid,
     }
     return render(request, "catalog/dashboard.html", context)
+
+
+def _every_month(timeline: list[dict]) -> list[dict]:
+    """The months with photos, and the empty ones between them, so the chart's axis is time."""
+    counts = {month["month"]: month["count"] for month in timeline}
+    if not counts:
+        return []
+    year, month = map(int, min(counts).split("-"))
+    last = max(counts)
+    months = []
+    while (label := f"{year:04d}-{month:02d}") <= last:
+        months.append({"month": label, "count": counts.get(label, 0)})
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
 
 
 @login_required
