@@ -114,6 +114,10 @@ class Asset(models.Model):
             models.Index(fields=["catalog", "taken_at", "id"], name="asset_oldest"),
             models.Index(fields=["catalog", "size", "id"], name="asset_size"),
             models.Index(fields=["catalog", "camera_model"], name="asset_camera"),
+            models.Index(fields=["catalog", "media_type"], name="asset_media_type"),
+            models.Index(
+                fields=["catalog", "id"], condition=models.Q(date_suspicious=True), name="asset_suspicious"
+            ),  # rare rows: found without scanning the catalog
             # And on Postgres only (migration 0004): asset_newest (catalog, taken_at DESC NULLS LAST, id DESC), the
             # grid's default order, and asset_folder (catalog, path text_pattern_ops) for folder filters.
             models.Index(fields=["status"], name="asset_status"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import mimetypes
 import os
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -341,3 +342,90 @@ def problems(request: HttpRequest, catalog_id: int) -> HttpResponse:
         "csv": reverse("catalog:api-export", args=[catalog.pk]) + "?what=problems&format=csv",
     }
     return render(request, "catalog/problems.html", context)
+
+
+# Catalog records (staff) -------------------------------------------------------------------------------------------
+
+
+def _staff(request: HttpRequest) -> HttpResponse | None:
+    if not request.user.is_staff:
+        return HttpResponseForbidden("only staff can create, edit or delete catalogs")
+    return None
+
+
+def _catalog_form(request: HttpRequest, catalog: Catalog | None) -> tuple[dict, dict]:
+    """The posted name, path and sources, checked as the API checks them; (values, errors)."""
+    from rest_framework import serializers
+
+    from jobs.api import library_folder, new_catalog_path
+
+    values: dict[str, Any] = {
+        "name": request.POST.get("name", "").strip(),
+        "path": catalog.path if catalog else request.POST.get("path", "").strip(),
+        "sources": [line.strip() for line in request.POST.get("sources", "").splitlines() if line.strip()],
+    }
+    errors = {}
+    if not values["name"]:
+        errors["name"] = "give the catalog a name"
+    if catalog is None:
+        try:
+            values["path"] = new_catalog_path(values["path"])
+            if Catalog.objects.filter(path=values["path"]).exists():
+                errors["path"] = f"there is a catalog at {values['path']} already"
+        except serializers.ValidationError as exc:
+            errors["path"] = " ".join(str(item) for item in exc.detail)
+    try:
+        values["sources"] = sorted({library_folder(path) for path in values["sources"]})
+    except serializers.ValidationError as exc:
+        errors["sources"] = " ".join(str(item) for item in exc.detail)
+    return values, errors
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def catalog_create(request: HttpRequest) -> HttpResponse:
+    if refused := _staff(request):
+        return refused
+    values, errors = ({}, {}) if request.method == "GET" else _catalog_form(request, None)
+    if request.method == "POST" and not errors:
+        catalog = Catalog.objects.create(name=values["name"], path=values["path"], source_directories=values["sources"])
+        os.makedirs(catalog.path, exist_ok=True)
+        return redirect("catalog:dashboard", catalog_id=catalog.pk)
+    status = 400 if errors else 200
+    return render(request, "catalog/edit.html", {"values": values, "errors": errors, "catalog": None}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def catalog_edit(request: HttpRequest, catalog_id: int) -> HttpResponse:
+    if refused := _staff(request):
+        return refused
+    catalog = get_object_or_404(Catalog, pk=catalog_id)
+    if request.method == "GET":
+        values = {"name": catalog.name, "path": catalog.path, "sources": catalog.source_directories}
+        return render(request, "catalog/edit.html", {"values": values, "errors": {}, "catalog": catalog})
+    values, errors = _catalog_form(request, catalog)
+    if errors:
+        return render(
+            request, "catalog/edit.html", {"values": values, "errors": errors, "catalog": catalog}, status=400
+        )
+    catalog.name, catalog.source_directories = values["name"], values["sources"]
+    catalog.save(update_fields=["name", "source_directories", "updated_at"])
+    return redirect("catalog:dashboard", catalog_id=catalog.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def catalog_delete(request: HttpRequest, catalog_id: int) -> HttpResponse:
+    """Delete the catalog's record (its rows: assets, groups) and nothing else: no photo, no thumbnail, no folder."""
+    if refused := _staff(request):
+        return refused
+    catalog = get_object_or_404(Catalog, pk=catalog_id)
+    if request.method == "GET":
+        return render(request, "catalog/delete.html", {"catalog": catalog, "stats": catalog_stats(catalog)})
+    if catalog.jobs.filter(organize_steps__isnull=False).exists():
+        return render(request, "catalog/delete.html", {"catalog": catalog, "stats": catalog_stats(catalog),
+                      "error": "its organize journals are kept for rollback: delete them in the admin first"},
+                      status=400)  # fmt: skip
+    catalog.delete()
+    return redirect("catalog:list")

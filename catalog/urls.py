@@ -6,6 +6,9 @@ app_name = "catalog"
 
 urlpatterns = [
     path("catalogs/", pages.catalog_list, name="list"),
+    path("catalogs/new/", pages.catalog_create, name="create"),
+    path("catalogs/<int:catalog_id>/edit/", pages.catalog_edit, name="edit"),
+    path("catalogs/<int:catalog_id>/delete/", pages.catalog_delete, name="delete"),
     path("catalogs/<int:catalog_id>/", pages.dashboard, name="dashboard"),
     path("catalogs/<int:catalog_id>/photos/", pages.grid, name="grid"),
     path("catalogs/<int:catalog_id>/duplicates/", pages.duplicate_list, name="duplicates"),

@@ -10,10 +10,10 @@ import shutil
 import pytest
 from django.urls import reverse
 
-from catalog.models import Asset, DuplicateGroup
+from catalog.models import Asset, Catalog, DuplicateGroup
 from catalog.services.duplicates import catalog_find_duplicates
 from tests.conftest import FIXTURES
-from tests.services.helpers import analyze, plain_photo
+from tests.services.helpers import analyze, camera_photo, plain_photo
 from tests.similarity.helpers import FLOWER, copies
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +116,37 @@ def test_review_pages_need_a_login(client, review):
     assert action.status_code == 302 and "/accounts/login/" in action.url
     group.refresh_from_db()
     assert group.reviewed_at is None
+
+
+def test_staff_create_edit_and_delete_catalog_records_and_files_stay(admin_client, client, django_user_model,
+                                                                       tmp_path, settings):  # fmt: skip
+    library = tmp_path / "library"
+    (library / "photos").mkdir(parents=True)
+    photo = camera_photo(library / "photos" / "a.jpg", "2019:03:15 14:22:33")
+    settings.VAM_LIBRARY_ROOTS = [str(library.resolve())]
+    new = reverse("catalog:create")
+    refused = admin_client.post(new, {"name": "", "path": "/etc/catalog", "sources": "/etc"})
+    page = refused.content.decode()
+    assert refused.status_code == 400 and "give the catalog a name" in page and "outside the library roots" in page
+    created = admin_client.post(new, {"name": "Family", "path": str(library / "catalog"),
+                                      "sources": str(library / "photos")})  # fmt: skip
+    catalog = Catalog.objects.get(name="Family")
+    assert created.url == reverse("catalog:dashboard", args=[catalog.pk])
+    assert catalog.source_directories == [str((library / "photos").resolve())]
+
+    admin_client.post(reverse("catalog:edit", args=[catalog.pk]), {"name": "Family photos", "sources": ""})
+    catalog.refresh_from_db()
+    assert catalog.name == "Family photos" and catalog.source_directories == []
+
+    user = django_user_model.objects.create_user("sam", password="pw")
+    client.force_login(user)
+    for name in ("catalog:edit", "catalog:delete"):
+        assert client.post(reverse(name, args=[catalog.pk]), {"name": "x"}).status_code == 403
+    assert client.get(new).status_code == 403
+    assert "new catalog" not in client.get(reverse("catalog:list")).content.decode()
+
+    page = admin_client.get(reverse("catalog:delete", args=[catalog.pk])).content.decode()
+    assert "No file is touched" in page
+    admin_client.post(reverse("catalog:delete", args=[catalog.pk]))
+    assert not Catalog.objects.filter(pk=catalog.pk).exists()
+    assert photo.is_file() and (library / "catalog").is_dir()
