@@ -100,7 +100,7 @@ class AssetQuery:
         assets = Asset.objects.filter(catalog_id=catalog_id)
         if self.date_from:
             assets = assets.filter(taken_at__gte=_midnight(self.date_from))
-        if self.date_to:
+        if self.date_to and self.date_to < date.max:  # (the last day there is bounds nothing)
             assets = assets.filter(taken_at__lt=_midnight(self.date_to + timedelta(days=1)))
         if self.year:
             start = date(self.year, self.month or 1, 1)

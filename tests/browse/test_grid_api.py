@@ -70,6 +70,7 @@ def test_every_filter_keeps_what_it_says(admin_client, catalog):
     assert grid(admin_client, catalog, "?folder=/p/2019") == ["c", "b", "a"]
     assert grid(admin_client, catalog, "?folder=/p/20") == []  # a folder, not a name prefix
     assert grid(admin_client, catalog, "?camera=Canon&year=2019") == ["b", "a"]
+    assert len(grid(admin_client, catalog, "?date_from=0001-01-01&date_to=9999-12-31")) == 8  # the dated ones
 
 
 @pytest.mark.parametrize(
