@@ -207,7 +207,7 @@ def duplicate_list(request: HttpRequest, catalog_id: int) -> HttpResponse:
         last = rows[REVIEW_PAGE - 1]
         following = f"?{urlencode({'show': shown, 'after': f'{last.redundant_bytes}.{last.pk}'})}"
     context = {"catalog": catalog, "groups": rows[:REVIEW_PAGE], "shown": shown, "next_url": following,
-               "stats": catalog_stats(catalog)}  # fmt: skip
+               "stats": catalog_stats(catalog), "error": request.GET.get("error", "")}  # fmt: skip
     return render(request, "catalog/duplicates.html", context)
 
 
@@ -429,3 +429,28 @@ def catalog_delete(request: HttpRequest, catalog_id: int) -> HttpResponse:
                       status=400)  # fmt: skip
     catalog.delete()
     return redirect("catalog:list")
+
+
+@login_required
+@require_POST
+def move_redundant(request: HttpRequest, catalog_id: int) -> HttpResponse:
+    """Duplicate review's "move redundant copies to a folder": an organize move of the copies other than the
+    primary of each exact group, journaled, so its job page can roll it back. Nothing is deleted."""
+    from django.db import transaction
+
+    from jobs.api import OrganizeRequest
+    from jobs.models import JobKind
+    from jobs.services import job_start
+
+    catalog = get_object_or_404(Catalog, pk=catalog_id)
+    form = OrganizeRequest(data={
+        "catalog_path": catalog.path, "output_directory": request.POST.get("output_directory", "").strip(),
+        "operation": "move", "directory_structure": "FLAT", "naming_strategy": "date_time_original",
+        "only_redundant": True, "undated_folder": "undated",
+    })  # fmt: skip
+    if not form.is_valid():
+        error = "; ".join(str(message) for messages in form.errors.values() for message in messages)
+        return redirect(reverse("catalog:duplicates", args=[catalog.pk]) + "?" + urlencode({"error": error}))
+    with transaction.atomic():
+        job = job_start(kind=JobKind.ORGANIZE, params=dict(form.validated_data), user=request.user, catalog=catalog)
+    return redirect("jobs:detail", job_id=job.pk)

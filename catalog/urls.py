@@ -12,6 +12,7 @@ urlpatterns = [
     path("catalogs/<int:catalog_id>/", pages.dashboard, name="dashboard"),
     path("catalogs/<int:catalog_id>/photos/", pages.grid, name="grid"),
     path("catalogs/<int:catalog_id>/duplicates/", pages.duplicate_list, name="duplicates"),
+    path("catalogs/<int:catalog_id>/duplicates/move/", pages.move_redundant, name="move-redundant"),
     path("catalogs/<int:catalog_id>/dates/", pages.date_review, name="dates"),
     path("catalogs/<int:catalog_id>/problems/", pages.problems, name="problems"),
     path("duplicates/<int:group_id>/", pages.duplicate_group, name="duplicate"),

@@ -110,6 +110,9 @@ class OrganizeRequest(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False)
     verify_checksums = serializers.BooleanField(default=True)
     skip_duplicates = serializers.BooleanField(default=False)
+    only_redundant = serializers.BooleanField(
+        default=False, help_text="only the copies other than the primary of each exact duplicate group"
+    )
     undated_folder = serializers.CharField(
         max_length=255, allow_null=True, default="undated",
         help_text="folder (in the output) for files without a reliable date; null leaves them out",

@@ -34,7 +34,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 
 from catalog.media import safefs
 from catalog.models import (
@@ -80,6 +80,9 @@ class OrganizeOptions:
     dry_run: bool = False
     verify: bool = True
     skip_duplicates: bool = False
+    # Only the copies other than the primary of each exact group (byte-identical), as duplicate review's "move
+    # redundant copies to a folder" asks: a move of those alone, with the journal's rollback.
+    only_redundant: bool = False
     undated_folder: str | None = "undated"  # None: assets without a reliable date are skipped
     # For runs asked for through the web or the API: the library roots that the output and every file must lie in.
     roots: list[str] | None = None
@@ -94,6 +97,7 @@ class OrganizeOptions:
             dry_run=params.get("dry_run", False),
             verify=params.get("verify_checksums", True),
             skip_duplicates=params.get("skip_duplicates", False),
+            only_redundant=params.get("only_redundant", False),
             undated_folder=params.get("undated_folder", "undated"),
         )
 
@@ -243,6 +247,11 @@ def _plan(
     redundant = _redundant_copies(catalog) if options.skip_duplicates else {}
     roots = options.roots
     assets = catalog.assets.order_by("path")
+    if options.only_redundant:
+        copies = DuplicateMember.objects.filter(
+            group__catalog=catalog, group__kind=GroupKind.EXACT, group__primary__isnull=False
+        ).exclude(asset_id=F("group__primary_id"))
+        assets = assets.filter(pk__in=copies.values("asset_id"))
     total = assets.count()
     taken: dict[str, str] = {}  # planned target → sha256
     changed: list[str] = []

@@ -4,6 +4,7 @@ back to automatic) and the problem list."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 
@@ -150,3 +151,31 @@ def test_staff_create_edit_and_delete_catalog_records_and_files_stay(admin_clien
     admin_client.post(reverse("catalog:delete", args=[catalog.pk]))
     assert not Catalog.objects.filter(pk=catalog.pk).exists()
     assert photo.is_file() and (library / "catalog").is_dir()
+
+
+def test_redundant_exact_copies_move_to_a_folder_through_the_journal(admin_client, review, tmp_path, settings):
+    from catalog.services.organize import organize_rollback
+    from jobs.models import Job
+    from jobs.tasks import run_job
+
+    catalog, made = review
+    settings.VAM_LIBRARY_ROOTS = [str(tmp_path)]
+    here = reverse("catalog:move-redundant", args=[catalog.pk])
+    refused = admin_client.post(here, {"output_directory": "/elsewhere"})
+    assert "outside the library roots" in admin_client.get(refused.url).content.decode()
+
+    response = admin_client.post(here, {"output_directory": str(tmp_path / "copies")})
+    job = Job.objects.get(kind="organize")
+    assert response.url == reverse("jobs:detail", args=[job.pk]) and job.params["only_redundant"] is True
+    run_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == "SUCCESS", job.error
+    primaries = set(DuplicateGroup.objects.filter(catalog=catalog, kind="exact").values_list("primary__path",
+                                                                                              flat=True))  # fmt: skip
+    moved = {step.source for step in job.organize_steps.filter(state="done")}
+    assert len(moved) == 2 and not moved & primaries  # one copy of the flower and one of kde, never a kept one
+    assert all(not os.path.exists(path) for path in moved) and all(os.path.exists(path) for path in primaries)
+    assert len(list((tmp_path / "copies").iterdir())) == 2
+
+    organize_rollback(catalog=catalog, journal=job)
+    assert all(os.path.exists(path) for path in moved)

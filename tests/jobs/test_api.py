@@ -166,7 +166,7 @@ def test_organize_is_validated_and_refused_clearly_then_queued(
     assert job.params == organize | {
         "output_directory": str((roots / "sorted").resolve()), "operation": "copy", "directory_structure": "YYYY/MM",
         "naming_strategy": "date_time_checksum", "dry_run": True, "verify_checksums": True,
-        "skip_duplicates": False, "undated_folder": "undated",
+        "skip_duplicates": False, "only_redundant": False, "undated_folder": "undated",
     }  # fmt: skip
 
 
