@@ -3,7 +3,8 @@ an asset's thumbnail. Same selectors as the pages; token or session auth, like t
 
 from __future__ import annotations
 
-from datetime import UTC
+import re
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +18,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.grid import MAX_PAGE_SIZE, PAGE_SIZE, AssetQuery, QueryError, decode_cursor, encode_cursor, keyset_after
+from catalog.grid import (
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    AssetQuery,
+    QueryError,
+    database_int,
+    decode_cursor,
+    encode_cursor,
+    keyset_after,
+)
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind
 from catalog.services.duplicates import (
@@ -116,7 +126,7 @@ class AssetGrid(APIView):
         try:
             query = AssetQuery.from_params(request.query_params)
             text = request.query_params.get("limit") or str(PAGE_SIZE)
-            if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
+            if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= MAX_PAGE_SIZE:
                 raise QueryError(f"limit: a number from 1 to {MAX_PAGE_SIZE}, got {text!r}")
             limit = int(text)
             assets, cursor = query.page(catalog.pk, after=request.query_params.get("after") or None, limit=limit)
@@ -131,11 +141,22 @@ class AssetGrid(APIView):
 
 
 class ManualDate(serializers.Serializer):
-    taken_at = serializers.DateTimeField(
-        allow_null=True, default_timezone=UTC,
-        help_text="the capture date as the camera's wall clock (YYYY-MM-DDTHH:MM:SS); null goes back to the date "
-        "the file and its name give",
+    taken_at = serializers.CharField(
+        allow_null=True, max_length=40,
+        help_text="the capture date as the camera's wall clock (YYYY-MM-DDTHH:MM:SS, no offset); null goes back to "
+        "the date the file and its name give",
     )  # fmt: skip
+
+    def validate_taken_at(self, value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            taken_at = datetime.fromisoformat(value)
+        except ValueError:
+            raise serializers.ValidationError("expected the wall-clock time as YYYY-MM-DDTHH:MM:SS") from None
+        if taken_at.tzinfo is not None:
+            raise serializers.ValidationError("give the camera's wall-clock time, without an offset or zone")
+        return taken_at
 
 
 class AssetDetail(APIView):
@@ -150,7 +171,7 @@ class AssetDetail(APIView):
         body = ManualDate(data=request.data)
         body.is_valid(raise_exception=True)
         taken_at = body.validated_data["taken_at"]
-        assets_set_date(assets=Asset.objects.filter(pk=asset.pk), taken_at=taken_at and taken_at.replace(tzinfo=None))
+        assets_set_date(assets=Asset.objects.filter(pk=asset.pk), taken_at=taken_at)
         return Response(asset_detail(Asset.objects.select_related("catalog").get(pk=asset.pk)))
 
 
@@ -208,7 +229,7 @@ class AssetThumbnail(APIView):
         sizes = sorted(settings.VAM_THUMBNAIL_SIZES, reverse=True)
         wanted = request.query_params.get("size")
         if wanted:
-            if not wanted.isdigit() or int(wanted) not in sizes:
+            if not re.fullmatch(r"[0-9]{1,4}", wanted) or int(wanted) not in sizes:
                 raise ValidationError({"size": f"choose one of {', '.join(map(str, sorted(sizes)))}"})
             sizes = [int(wanted)]
         for size in sizes:
@@ -266,7 +287,7 @@ class DuplicateList(APIView):
             if params.get("after"):
                 data = decode_cursor(params["after"])
                 try:
-                    gain, pk = int(data["g"]), int(data["i"])
+                    gain, pk = database_int(data["g"]), database_int(data["i"])
                 except (KeyError, TypeError, ValueError) as exc:
                     raise QueryError("after: not a cursor this list gave") from exc
                 groups = groups.filter(keyset_after(DuplicateGroup, "redundant_bytes", True, gain, pk))
@@ -289,7 +310,7 @@ def _flag(name: str, text: str) -> bool:
 
 def _limit(text: str | None) -> int:
     text = text or str(PAGE_SIZE)
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_SIZE:
+    if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= MAX_PAGE_SIZE:
         raise QueryError(f"limit: a number from 1 to {MAX_PAGE_SIZE}, got {text!r}")
     return int(text)
 
@@ -327,13 +348,14 @@ class DuplicateDetail(APIView):
 
 
 class MemberChoice(serializers.Serializer):
-    asset = serializers.IntegerField(help_text="the id of a member asset")
+    asset = serializers.IntegerField(min_value=1, max_value=2**63 - 1, help_text="the id of a member asset")
 
 
 class NotDuplicatesChoice(serializers.Serializer):
     asset = serializers.IntegerField(
-        required=False, help_text="a member that is not the same picture as the primary; leave out for the group"
-    )
+        required=False, min_value=1, max_value=2**63 - 1,
+        help_text="a member that is not the same picture as the primary; leave out for the group",
+    )  # fmt: skip
 
 
 class Reviewed(serializers.Serializer):

@@ -68,7 +68,7 @@ class AssetQuery:
         if values.get("month") and not values.get("year"):
             raise QueryError("month: give a year with the month")
         for name in ("camera", "folder"):
-            values[name] = (params.get(name) or "").strip()
+            values[name] = text_param(params, name)
         media_type = params.get("media_type") or ""
         if media_type and media_type not in MediaType.values:
             raise QueryError(f"media_type: choose {' or '.join(MediaType.values)}")
@@ -172,12 +172,16 @@ class AssetQuery:
         key, _ = SORTS[self.sort]
         try:
             data = decode_cursor(cursor)
-            sort, value, pk = data["s"], data["v"], int(data["i"])
+            sort, value, pk = data["s"], data["v"], database_int(data["i"])
             if key == "taken_at" and value is not None:
                 value = datetime.fromisoformat(value)
             expected = {"taken_at": (datetime, type(None)), "path": (str,), "size": (int,)}[key]
             if not isinstance(value, expected) or isinstance(value, bool):
                 raise TypeError(f"a {key} cursor holds {type(value).__name__}")
+            if isinstance(value, int):
+                value = database_int(value)
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError("NUL in a cursor")
         except (ValueError, KeyError, TypeError) as exc:
             raise QueryError("after: not a cursor this grid gave") from exc
         if sort != self.sort:
@@ -204,10 +208,33 @@ def keyset_after(model, key: str, descending: bool, value: Any, pk: int, *, uniq
     table = connection.ops.quote_name(model._meta.db_table)
     column = f"{table}.{connection.ops.quote_name(key)}"
     sign = "<" if descending else ">"
+    # As the ORM would pass it (SQLite compares datetimes as text: an aware one would never match).
+    value = model._meta.get_field(key).get_db_prep_value(value, connection)
     if unique:
         return RawSQL(f"{column} {sign} %s", (value,), output_field=BooleanField())
     ident = f"{table}.{connection.ops.quote_name('id')}"
     return RawSQL(f"({column}, {ident}) {sign} (%s, %s)", (value, pk), output_field=BooleanField())
+
+
+INT64 = 2**63 - 1
+
+
+def database_int(value: Any) -> int:
+    """An integer a database column can hold; ValueError otherwise (JSON's 1e999 and 10**30 included)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"not an integer: {value!r}")
+    number = int(value) if isinstance(value, int) or re.fullmatch(r"-?[0-9]{1,19}", value) else None
+    if number is None or not -INT64 <= number <= INT64:
+        raise ValueError(f"not an integer a database holds: {str(value)[:30]!r}")
+    return number
+
+
+def text_param(params, name: str, limit: int = 4096) -> str:
+    """A text query parameter, stripped; QueryError for a NUL or one too long (neither is in any path)."""
+    value = (params.get(name) or "").strip()
+    if "\x00" in value or len(value) > limit:
+        raise QueryError(f"{name}: not a value this catalog can hold")
+    return value
 
 
 def encode_cursor(data: dict[str, Any]) -> str:

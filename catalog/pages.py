@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import mimetypes
 import os
+import re
+import stat
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +19,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from catalog.grid import SORTS, AssetQuery, QueryError, keyset_after
+from catalog.grid import SORTS, AssetQuery, QueryError, database_int, keyset_after, text_param
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, AssetStatus, Catalog, DateSource, DuplicateGroup, DuplicateMember, MediaType
 from catalog.services.duplicates import (
@@ -32,6 +34,7 @@ from catalog.services.stats import catalog_stats
 from jobs.selectors import job_status, job_visible_for
 
 GRID_PAGE = 120
+MAX_TIMELINE_MONTHS = 1200  # a century of bars at most
 SORT_LABELS = {
     "-taken_at": "newest first", "taken_at": "oldest first", "path": "path", "-path": "path, Z to A",
     "size": "smallest first", "-size": "largest first",
@@ -78,14 +81,15 @@ def dashboard(request: HttpRequest, catalog_id: int) -> HttpResponse:
 
 def _every_month(timeline: list[dict]) -> list[dict]:
     """The months with photos, and the empty ones between them, so the chart's axis is time."""
-    counts = {month["month"]: month["count"] for month in timeline}
+    counts = {tuple(map(int, month["month"].split("-"))): month["count"] for month in timeline}
     if not counts:
         return []
-    year, month = map(int, min(counts).split("-"))
-    last = max(counts)
-    months = []
-    while (label := f"{year:04d}-{month:02d}") <= last:
-        months.append({"month": label, "count": counts.get(label, 0)})
+    first, last = min(counts), max(counts)
+    if (last[0] - first[0]) * 12 > MAX_TIMELINE_MONTHS:  # a stray far-off date: the months that have photos
+        return list(timeline)
+    (year, month), months = first, []
+    while (year, month) <= last:
+        months.append({"month": f"{year:04d}-{month:02d}", "count": counts.get((year, month), 0)})
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return months
 
@@ -142,19 +146,38 @@ def asset_detail(request: HttpRequest, asset_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def original(request: HttpRequest, asset_id: int) -> HttpResponse | FileResponse:
-    """The original file, on demand: only from inside the library roots, with its content type."""
+    """The original file, on demand: only a regular file inside the library roots, shown inline only when it is
+    a picture or a video (by the asset's own name, never by where a link points), and then sandboxed."""
     asset = get_object_or_404(Asset, pk=asset_id)
-    real = os.path.realpath(asset.path)
     roots = [os.path.realpath(root) for root in settings.VAM_LIBRARY_ROOTS]
-    if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in roots):
+    real = os.path.realpath(asset.path)
+    if not any(_inside_root(real, root) for root in roots):
         return HttpResponseForbidden("this file is outside the library roots (VAM_LIBRARY_ROOTS): it is not served")
-    if not os.path.isfile(real):
-        raise Http404("the file is not there any more: analyze again")
-    content_type = mimetypes.guess_type(real)[0] or "application/octet-stream"
-    response = FileResponse(open(real, "rb"), content_type=content_type)  # noqa: SIM115 - FileResponse closes it
-    response["Content-Disposition"] = f'inline; filename="{os.path.basename(real)}"'
+    try:
+        descriptor = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise Http404("the file is not there any more: analyze again") from None
+    except OSError as exc:
+        return HttpResponseForbidden(f"the file cannot be read: {exc.strerror}")
+    stream = os.fdopen(descriptor, "rb")
+    # What was opened, not what a path said a moment before: a swapped folder cannot lead out of the roots.
+    opened = os.readlink(f"/proc/self/fd/{descriptor}") if os.path.exists("/proc/self/fd") else asset.path
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode) or not any(_inside_root(opened, root) for root in roots):
+        stream.close()
+        return HttpResponseForbidden("this file is outside the library roots (VAM_LIBRARY_ROOTS): it is not served")
+    content_type = mimetypes.guess_type(asset.path)[0] or ""
+    inline = content_type.startswith(("image/", "video/")) and content_type != "image/svg+xml"
+    response = FileResponse(
+        stream, content_type=content_type if inline else "application/octet-stream",
+        as_attachment=not inline, filename=os.path.basename(asset.path),
+    )  # fmt: skip
     response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
+
+
+def _inside_root(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _thumbnail_url(catalog: Catalog, asset: Asset, *, small: bool) -> str:
@@ -197,7 +220,7 @@ def duplicate_list(request: HttpRequest, catalog_id: int) -> HttpResponse:
     after = request.GET.get("after", "")
     if after:
         try:
-            gain, pk = (int(part) for part in after.split(".", 1))
+            gain, pk = (database_int(part) for part in after.split(".", 1))
         except ValueError:
             return HttpResponse("after: not a position this list gave", status=400, content_type="text/plain")
         groups = groups.filter(keyset_after(DuplicateGroup, "redundant_bytes", True, gain, pk))
@@ -233,6 +256,8 @@ def duplicate_action(request: HttpRequest, group_id: int, action: str) -> HttpRe
     group = get_object_or_404(DuplicateGroup.objects.select_related("catalog", "primary"), pk=group_id)
     member = None
     if request.POST.get("asset"):
+        if not re.fullmatch(r"[0-9]{1,18}", request.POST["asset"]):
+            return HttpResponse("that file is not in this group", status=400, content_type="text/plain")
         member = group.members.select_related("asset").filter(asset_id=request.POST["asset"]).first()
         if member is None:
             return HttpResponse("that file is not in this group", status=400, content_type="text/plain")
@@ -294,9 +319,15 @@ def date_review(request: HttpRequest, catalog_id: int) -> HttpResponse:
     if request.method == "POST":
         return _set_dates(request, catalog)
     doubtful = catalog.assets.filter(
-        Q(taken_at__isnull=True) | Q(date_suspicious=True) | Q(date_source=DateSource.MTIME)
+        Q(taken_at__isnull=True)
+        | Q(date_suspicious=True)
+        | Q(date_source__in=[DateSource.MTIME, DateSource.MANUAL])  # (manual: so it can be undone here)
     ).exclude(status=AssetStatus.MISSING)
-    rows, following = _by_path_page(doubtful, request.GET.get("after", ""))
+    try:
+        after = text_param(request.GET, "after")
+    except QueryError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    rows, following = _by_path_page(doubtful, after)
     context = {
         "catalog": catalog,
         "assets": [(asset, _thumbnail_url(catalog, asset, small=True)) for asset in rows],
@@ -309,7 +340,7 @@ def date_review(request: HttpRequest, catalog_id: int) -> HttpResponse:
 
 def _set_dates(request: HttpRequest, catalog: Catalog) -> HttpResponse:
     here = reverse("catalog:dates", args=[catalog.pk])
-    ids = [value for value in request.POST.getlist("asset") if value.isdigit()]
+    ids = [value for value in request.POST.getlist("asset") if re.fullmatch(r"[0-9]{1,18}", value)]
     if not ids:
         return redirect(f"{here}?{urlencode({'error': 'choose at least one file'})}")
     taken_at = None
@@ -329,10 +360,13 @@ def problems(request: HttpRequest, catalog_id: int) -> HttpResponse:
     catalog = get_object_or_404(Catalog, pk=catalog_id)
     rows = catalog.assets.filter(status=AssetStatus.PROBLEM)
     kinds = list(rows.order_by().values("problem_kind").annotate(count=Count("id")).order_by("-count", "problem_kind"))
-    kind = request.GET.get("kind", "")
+    try:
+        kind, after = text_param(request.GET, "kind"), text_param(request.GET, "after")
+    except QueryError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
     if kind:
         rows = rows.filter(problem_kind=kind)
-    page, following = _by_path_page(rows, request.GET.get("after", ""))
+    page, following = _by_path_page(rows, after)
     context = {
         "catalog": catalog,
         "kinds": kinds,
@@ -365,8 +399,10 @@ def _catalog_form(request: HttpRequest, catalog: Catalog | None) -> tuple[dict, 
         "sources": [line.strip() for line in request.POST.get("sources", "").splitlines() if line.strip()],
     }
     errors = {}
-    if not values["name"]:
-        errors["name"] = "give the catalog a name"
+    if not values["name"] or len(values["name"]) > 255 or "\x00" in values["name"]:
+        errors["name"] = "give the catalog a name (at most 255 characters)"
+    if len(values["path"]) > 1024:
+        errors["path"] = "the catalog folder's path is too long (at most 1024 characters)"
     if catalog is None:
         try:
             values["path"] = new_catalog_path(values["path"])
@@ -388,9 +424,14 @@ def catalog_create(request: HttpRequest) -> HttpResponse:
         return refused
     values, errors = ({}, {}) if request.method == "GET" else _catalog_form(request, None)
     if request.method == "POST" and not errors:
-        catalog = Catalog.objects.create(name=values["name"], path=values["path"], source_directories=values["sources"])
-        os.makedirs(catalog.path, exist_ok=True)
-        return redirect("catalog:dashboard", catalog_id=catalog.pk)
+        try:
+            os.makedirs(values["path"], exist_ok=True)
+        except OSError as exc:
+            errors["path"] = f"cannot make the catalog folder {values['path']}: {exc.strerror}"
+        else:
+            catalog = Catalog.objects.create(name=values["name"], path=values["path"],
+                                             source_directories=values["sources"])  # fmt: skip
+            return redirect("catalog:dashboard", catalog_id=catalog.pk)
     status = 400 if errors else 200
     return render(request, "catalog/edit.html", {"values": values, "errors": errors, "catalog": None}, status=status)
 

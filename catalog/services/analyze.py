@@ -413,10 +413,12 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
                 _upsert_refused(asset, exc)
 
 
-def _upsert(assets: list[Asset]) -> None:
-    Asset.objects.bulk_create(
-        assets, update_conflicts=True, unique_fields=["catalog", "path"], update_fields=UPSERT_FIELDS
-    )
+def _upsert(assets: list[Asset], fields: list[str] = UPSERT_FIELDS) -> None:
+    Asset.objects.bulk_create(assets, update_conflicts=True, unique_fields=["catalog", "path"], update_fields=fields)
+
+
+# A row the walk or the database could not fill keeps the date it had (a date set by hand included).
+KEEP_DATE_FIELDS = [name for name in UPSERT_FIELDS if name not in DATE_FIELDS]
 
 
 def _upsert_refused(asset: Asset, exc: DatabaseError) -> None:
@@ -434,7 +436,7 @@ def _upsert_refused(asset: Asset, exc: DatabaseError) -> None:
     )
     try:
         with transaction.atomic():
-            _upsert([refused])
+            _upsert([refused], fields=KEEP_DATE_FIELDS)
     except DatabaseError:
         logger.exception("cannot store even a problem row for %s", asset.path)
 
@@ -488,7 +490,8 @@ def apply_capture_date(asset: Asset, embedded, mtime_ns: int) -> None:
 def _save_walk_problems(catalog: Catalog, entries: list[WalkEntry]) -> None:
     """Rows for paths the walk could not even stat (undecodable names, loops, dangling links).
 
-    Whatever such a row held before describes content that cannot be reached now, so it is cleared.
+    Whatever such a row held before describes content that cannot be reached now, so it is cleared; its capture
+    date stays (it may be one a user set by hand).
     """
     if not entries:
         return
@@ -510,7 +513,7 @@ def _save_walk_problems(catalog: Catalog, entries: list[WalkEntry]) -> None:
             assets[start : start + BATCH_SIZE],
             update_conflicts=True,
             unique_fields=["catalog", "path"],
-            update_fields=UPSERT_FIELDS,
+            update_fields=KEEP_DATE_FIELDS,
         )
 
 

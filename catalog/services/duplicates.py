@@ -317,6 +317,8 @@ def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
             batch_size=500,
         )
         _delete_in(DuplicateMember, "group_id", [g.pk for g, _ in rewrite if g.pk in stored])
+        # A group whose files changed (a new copy, say) is to be reviewed again.
+        DuplicateGroup.objects.filter(pk__in=[g.pk for g, _ in rewrite if g.pk in stored]).update(reviewed_at=None)
         rows = (
             DuplicateMember(group_id=group.pk, asset_id=asset, distance=d, phash_distance=p, quality_score=score)
             for group, facts in rewrite

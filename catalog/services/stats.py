@@ -17,6 +17,8 @@ CAMERAS_SHOWN = 50
 
 
 def catalog_stats_refresh(catalog: Catalog, *, assets: bool = True, duplicates: bool = True) -> dict[str, Any]:
+    if not catalog.stats_at:  # never computed: a part alone would leave the other empty
+        assets = duplicates = True
     stats = dict(catalog.stats or {})
     if assets:
         stats |= _asset_figures(catalog)

@@ -106,3 +106,26 @@ def test_review_actions_refuse_what_makes_no_sense(admin_client, client, review)
     assert post(client, f"/api/duplicates/{similar.pk}/reviewed", {}).status_code == 401
     similar.refresh_from_db()
     assert not similar.primary_chosen and similar.reviewed_at is None
+
+
+def test_a_reviewed_group_is_to_review_again_when_a_copy_joins_it(admin_client, review, tmp_path):
+    catalog, made = review
+    exact = DuplicateGroup.objects.get(catalog=catalog, kind="exact", cluster__isnull=True)
+    post(admin_client, f"/api/duplicates/{exact.pk}/reviewed", {})
+    shutil.copyfile(FIXTURES / "dupes" / "kde_path__original.jpg", tmp_path / "photos" / "third_kde.jpg")
+    analyze(tmp_path / "catalog", tmp_path / "photos", thumbnails=False)
+    exact.refresh_from_db()
+    assert exact.member_count == 3 and exact.reviewed_at is None
+    stats = admin_client.get(f"/api/catalogs/{catalog.pk}").json()["stats"]
+    assert stats["unreviewed_groups"] == 2
+
+
+def test_a_review_decision_on_a_catalog_never_summed_sums_it_whole(admin_client, review):
+    from catalog.models import Catalog
+
+    catalog, _ = review
+    Catalog.objects.filter(pk=catalog.pk).update(stats={}, stats_at=None)  # as a catalog from before the figures
+    exact = DuplicateGroup.objects.get(catalog=catalog, kind="exact", cluster__isnull=True)
+    post(admin_client, f"/api/duplicates/{exact.pk}/reviewed", {})
+    stats = Catalog.objects.get(pk=catalog.pk).stats
+    assert stats["assets"] == 6 and stats["timeline"] and stats["exact_groups"] == 2

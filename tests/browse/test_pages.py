@@ -3,8 +3,10 @@ the photo grid's filters in the URL, an asset's page with its neighbours, and th
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
+from datetime import UTC, datetime
 
 import pytest
 from django.test import override_settings
@@ -133,3 +135,46 @@ def test_the_original_is_served_only_from_inside_the_library_roots(admin_client,
     linked = Asset.objects.create(catalog=catalog, path=str(tmp_path / "photos" / "link.jpg"))
     with override_settings(VAM_LIBRARY_ROOTS=[str(tmp_path / "photos")]):
         assert admin_client.get(reverse("catalog:original", args=[linked.pk])).status_code == 403
+
+
+def test_hostile_queries_and_files_get_clear_answers_never_a_500(admin_client, catalog, tmp_path):
+    grid = reverse("catalog:grid", args=[catalog.pk])
+    api = f"/api/catalogs/{catalog.pk}/assets"
+    forged = base64.urlsafe_b64encode(b'{"s":"-taken_at","v":null,"i":1e999}').decode()
+    for url in (f"{grid}?camera=%00", f"{grid}?folder=a%00b", f"{api}?limit=%C2%B2", f"{api}?after={forged}",
+                f"{api}?sort=size&after=" + base64.urlsafe_b64encode(b'{"s":"size","v":1e999,"i":1}').decode(),
+                reverse("catalog:problems", args=[catalog.pk]) + "?kind=%00",
+                reverse("catalog:dates", args=[catalog.pk]) + "?after=%00",
+                "/api/assets/1/thumbnail?size=%C2%B2"):  # fmt: skip
+        assert admin_client.get(url).status_code in (400, 404), url
+
+    # A file named like a web page is never shown inline, and nothing served can run in the page.
+    page = tmp_path / "photos" / "page.html"
+    page.write_text("<script>alert(1)</script>")
+    odd = tmp_path / "photos" / "new\nline.jpg"
+    odd.write_bytes((tmp_path / "photos" / "2019" / "b.jpg").read_bytes())
+    with override_settings(VAM_LIBRARY_ROOTS=[str(tmp_path / "photos")]):
+        html = Asset.objects.create(catalog=catalog, path=str(page))
+        response = admin_client.get(reverse("catalog:original", args=[html.pk]))
+        assert (
+            response["Content-Type"] == "application/octet-stream" and "attachment" in response["Content-Disposition"]
+        )
+        assert (
+            response["Content-Security-Policy"].startswith("sandbox")
+            and response["X-Content-Type-Options"] == "nosniff"
+        )
+        strange = Asset.objects.create(catalog=catalog, path=str(odd))
+        response = admin_client.get(reverse("catalog:original", args=[strange.pk]))
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+        assert "\n" not in response["Content-Disposition"]
+
+
+def test_the_timeline_survives_a_date_from_far_away(admin_client, catalog):
+    Asset.objects.filter(catalog=catalog, path__endswith="scan.jpg").update(
+        taken_at=datetime(9999, 12, 31, tzinfo=UTC), date_source="manual"
+    )
+    from catalog.services.stats import catalog_stats_refresh
+
+    catalog_stats_refresh(catalog)
+    page = admin_client.get(reverse("catalog:dashboard", args=[catalog.pk])).content.decode()
+    assert page.count("<rect") < 20 and 'data-month="9999-12"' in page  # the months with photos, not 96,000 bars

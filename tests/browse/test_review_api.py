@@ -51,7 +51,13 @@ def test_a_bad_manual_date_answers_400_and_changes_nothing(admin_client, client,
     camera_photo(tmp_path / "photos" / "a.jpg", "2019:03:15 14:22:33")
     catalog, _ = analyze(tmp_path / "catalog", tmp_path / "photos")
     asset = Asset.objects.get(catalog=catalog)
-    for body in ({"taken_at": "yesterday"}, {"taken_at": 12}, {}, "not json"):
+    for body in (
+        {"taken_at": "yesterday"},
+        {"taken_at": 12},
+        {},
+        "not json",
+        {"taken_at": "2019-06-01T12:00:00+05:00"},
+    ):
         data = body if isinstance(body, str) else json.dumps(body)
         response = admin_client.patch(f"/api/assets/{asset.pk}", data=data, content_type="application/json")
         assert response.status_code == 400, body
