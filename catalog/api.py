@@ -192,7 +192,8 @@ class CatalogExport(APIView):
             raise ValidationError({"query": str(exc)}) from exc
         content_type = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
         response = StreamingHttpResponse(chunks, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{catalog.name or "catalog"}-{what}.{fmt}"'
+        name = re.sub(r"[^\w.-]+", "_", catalog.name).strip("_") or "catalog"  # a header holds no quote or newline
+        response["Content-Disposition"] = f'attachment; filename="{name}-{what}.{fmt}"'
         return response
 
 

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from catalog.models import Asset
+from catalog.models import Asset, Catalog
 from catalog.services.organize import OrganizeOptions, target_path
 from tests.services.helpers import analyze, camera_photo, plain_photo
 
@@ -83,6 +83,11 @@ def test_exports_stream_the_contract_formats(admin_client, tmp_path):
     assert [row["path"].rsplit("/", 1)[1] for row in rows] == ["broken.jpg"] and rows[0]["kind"]
     groups = json.loads(b"".join(admin_client.get(f"{base}?what=duplicates").streaming_content))
     assert groups == {"catalog": catalog.path, "groups": []}
+    Catalog.objects.filter(pk=catalog.pk).update(name='My "best"\nphotos')
+    named = admin_client.get(f"{base}?format=csv")
+    assert (
+        named.status_code == 200 and named["Content-Disposition"] == 'attachment; filename="My_best_photos-assets.csv"'
+    )
     for query in ("?what=secrets", "?format=xml"):
         response = admin_client.get(base + query)
         assert response.status_code == 400 and "choose" in response.json()["error"]
