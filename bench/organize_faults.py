@@ -43,6 +43,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.database import bench_database_url, ensure_database
+
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 120.0
 IN_FLIGHT = ("started", "verified", "placed")
@@ -279,29 +281,6 @@ def _holds(path: str, digest: str) -> bool:
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def bench_database_url(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "vam"
-    if not name.endswith("_bench_organize"):
-        name += "_bench_organize"
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-def ensure_database(url: str) -> None:
-    from urllib.parse import urlsplit
-
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.organize_faults", description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=200, help="kills in all (default 200)")
@@ -314,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(
             "bench.organize_faults needs DATABASE_URL (Postgres), e.g. postgres://postgres@127.0.0.1:5432/vam"
         )
-    url = bench_database_url(os.environ["DATABASE_URL"])
+    url = bench_database_url(os.environ["DATABASE_URL"], "_bench_organize", "bench.organize_faults")
     ensure_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ.pop("REDIS_URL", None)

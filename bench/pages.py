@@ -27,32 +27,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.database import bench_database_url, ensure_database
+
 REPO = Path(__file__).resolve().parents[1]
 CATALOG_PATH = "/bench/pages/catalog-{count}"  # one synthetic catalog per size, kept between runs
 CAMERAS = [f"Camera {index:02d}" for index in range(20)]
 TARGET_P95_S = 0.2
-
-
-def bench_database_url(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/") or "vam"
-    if not name.endswith("_bench_pages"):
-        name += "_bench_pages"
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-def ensure_database(url: str) -> None:
-    from urllib.parse import urlsplit
-
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def build(count: int, seed: int) -> int:
@@ -175,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("bench.pages needs DATABASE_URL (Postgres), e.g. postgres://postgres@127.0.0.1:5432/vam")
-    url = bench_database_url(os.environ["DATABASE_URL"])
+    url = bench_database_url(os.environ["DATABASE_URL"], "_bench_pages", "bench.pages")
     ensure_database(url)
     os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="vamsite.settings")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))

@@ -61,7 +61,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from bench.database import bench_database_url, ensure_database
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = "127.0.0.1"
@@ -81,34 +82,6 @@ STRAGGLERS_S = 5.0  # how long the clients wait for events still on their way on
 
 # --------------------------------------------------------------------------------------------------------------
 # Environment
-
-
-def bench_database_url(url: str) -> str:
-    """The URL of the benchmark's own database on the same server: the name with ``_bench_progress`` appended."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
-        raise SystemExit(f"bench.progress needs a Postgres DATABASE_URL (postgres://...), not {parts.scheme}://")
-    name = unquote(parts.path.lstrip("/")) or "vam"
-    if not name.endswith(DATABASE_SUFFIX):
-        name += DATABASE_SUFFIX
-    return urlunsplit(parts._replace(path="/" + quote(name)))
-
-
-def ensure_database(url: str) -> None:
-    """Create the database of ``url`` when it does not exist (connecting to the server's ``postgres`` database)."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = unquote(parts.path.lstrip("/"))
-    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            return
-        try:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except psycopg.errors.DuplicateDatabase:  # another run created it meanwhile
-            pass
 
 
 def django_setup() -> None:
@@ -514,7 +487,7 @@ def run(args: argparse.Namespace) -> list[tuple[str, str]]:
             "events between processes), e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/vam "
             "REDIS_URL=redis://127.0.0.1:6379/0"
         )
-    url = bench_database_url(os.environ["DATABASE_URL"])
+    url = bench_database_url(os.environ["DATABASE_URL"], DATABASE_SUFFIX, "bench.progress")
     ensure_database(url)
     # The children (daphne, the worker) inherit these.
     os.environ["DATABASE_URL"] = url
