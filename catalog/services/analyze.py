@@ -367,12 +367,7 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
     if not results:
         return
     donors = _donor_rows(catalog, {r.sha256 for r in results if r.reused})
-    manual = {
-        path: (taken_at, offset)
-        for path, taken_at, offset in Asset.objects.filter(
-            catalog=catalog, path__in=[r.path for r in results], date_source=DateSource.MANUAL
-        ).values_list("path", "taken_at", "taken_at_offset")
-    }
+    manual = _manual_dates(catalog, results)
     now = timezone.now()
     assets = []
     for result in results:
@@ -393,8 +388,9 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
         asset.problem_kind, asset.problem_message = result.problem_kind, result.problem_message
         asset.status = AssetStatus.PROBLEM if result.problem_kind else AssetStatus.OK
         apply_capture_date(asset, dates_from_exif_subset(asset.exif or {}), result.mtime_ns)
-        if result.path in manual:  # a date a user set by hand outlives every re-analysis
-            asset.taken_at, asset.taken_at_offset = manual[result.path]
+        by_hand = manual.get(result.path) or manual.get(result.sha256 if result.reused else "")
+        if by_hand:  # a date a user set by hand outlives every re-analysis, and a move outside VAM
+            asset.taken_at, asset.taken_at_offset = by_hand
             asset.date_source, asset.date_confidence = DateSource.MANUAL, MANUAL_CONFIDENCE
             asset.date_suspicious, asset.date_note = False, "set by hand"
         assets.append(asset)
@@ -411,6 +407,24 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
             except DatabaseError as exc:
                 logger.warning("cannot store %s: %s", asset.path, exc)
                 _upsert_refused(asset, exc)
+
+
+def _manual_dates(catalog: Catalog, results: list[FileAnalysis]) -> dict[str, tuple]:
+    """Dates set by hand that these files keep: by path (the file was read again), and by content for a file that
+    is another path's content, when that path is gone (the file was moved or renamed outside VAM)."""
+    rows = Asset.objects.filter(catalog=catalog, date_source=DateSource.MANUAL)
+    manual: dict[str, tuple] = {
+        path: (taken_at, offset)
+        for path, taken_at, offset in rows.filter(path__in=[r.path for r in results]).values_list(
+            "path", "taken_at", "taken_at_offset"
+        )
+    }
+    moved = {r.sha256 for r in results if r.reused and r.path not in manual}
+    if moved:
+        gone = rows.filter(sha256__in=moved, status=AssetStatus.MISSING)
+        for sha256, taken_at, offset in gone.values_list("sha256", "taken_at", "taken_at_offset"):
+            manual[sha256] = (taken_at, offset)
+    return manual
 
 
 def _upsert(assets: list[Asset], fields: list[str] = UPSERT_FIELDS) -> None:

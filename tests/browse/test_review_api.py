@@ -91,3 +91,19 @@ def test_exports_stream_the_contract_formats(admin_client, tmp_path):
     for query in ("?what=secrets", "?format=xml"):
         response = admin_client.get(base + query)
         assert response.status_code == 400 and "choose" in response.json()["error"]
+
+
+def test_a_date_set_by_hand_follows_its_file_moved_outside_vam(admin_client, tmp_path):
+    library = tmp_path / "photos"
+    scan = plain_photo(library / "scan.jpg")
+    catalog, _ = analyze(tmp_path / "catalog", library)
+    asset = Asset.objects.get(catalog=catalog)
+    patch(admin_client, f"/api/assets/{asset.pk}", {"taken_at": "1987-06-05T04:03:02"})
+
+    (library / "album").mkdir()
+    scan.rename(library / "album" / "scan from 1987.jpg")  # a move in the file manager
+    _, summary = analyze(tmp_path / "catalog", library)
+
+    moved = Asset.objects.get(catalog=catalog, path=str(library / "album" / "scan from 1987.jpg"))
+    assert summary.missing == 1 and summary.reused == 1
+    assert (moved.date_source, moved.taken_at.isoformat()) == ("manual", "1987-06-05T04:03:02+00:00")
