@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.grid import SORTS, AssetQuery, QueryError, database_int, keyset_after, text_param
+from catalog.media.paths import inside_any
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, AssetStatus, Catalog, DateSource, DuplicateGroup, DuplicateMember, MediaType
 from catalog.services.duplicates import (
@@ -151,7 +152,7 @@ def original(request: HttpRequest, asset_id: int) -> HttpResponse | FileResponse
     asset = get_object_or_404(Asset, pk=asset_id)
     roots = [os.path.realpath(root) for root in settings.VAM_LIBRARY_ROOTS]
     real = os.path.realpath(asset.path)
-    if not any(_inside_root(real, root) for root in roots):
+    if not inside_any(real, roots):
         return HttpResponseForbidden("this file is outside the library roots (VAM_LIBRARY_ROOTS): it is not served")
     try:
         descriptor = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -162,7 +163,7 @@ def original(request: HttpRequest, asset_id: int) -> HttpResponse | FileResponse
     stream = os.fdopen(descriptor, "rb")
     # What was opened, not what a path said a moment before: a swapped folder cannot lead out of the roots.
     opened = os.readlink(f"/proc/self/fd/{descriptor}") if os.path.exists("/proc/self/fd") else asset.path
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode) or not any(_inside_root(opened, root) for root in roots):
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode) or not inside_any(opened, roots):
         stream.close()
         return HttpResponseForbidden("this file is outside the library roots (VAM_LIBRARY_ROOTS): it is not served")
     content_type = mimetypes.guess_type(asset.path)[0] or ""
@@ -174,10 +175,6 @@ def original(request: HttpRequest, asset_id: int) -> HttpResponse | FileResponse
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
-
-
-def _inside_root(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _thumbnail_url(catalog: Catalog, asset: Asset, *, small: bool) -> str:

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from catalog.media.paths import is_inside, really_inside_any
 from catalog.selectors import catalog_by_path
 from catalog.similarity.grouping import MAX_THRESHOLD
 from jobs.models import Job, JobKind
@@ -28,8 +29,7 @@ from jobs.services import job_cancel, job_start
 
 
 def inside_roots(path: str) -> bool:
-    real = os.path.realpath(path)
-    return any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in settings.VAM_LIBRARY_ROOTS)
+    return really_inside_any(path, settings.VAM_LIBRARY_ROOTS)
 
 
 def library_folder(path: str) -> str:
@@ -55,7 +55,7 @@ def new_catalog_path(path: str) -> str:
         return str(Path(path).resolve())
     data_root = str(settings.VAM_DATA_DIR)
     real = os.path.realpath(path)
-    if not (inside_roots(path) or real == data_root or real.startswith(data_root + os.sep)):
+    if not (inside_roots(path) or is_inside(real, data_root)):
         raise serializers.ValidationError(f"{path} is not a known catalog, nor inside the data folder or library roots")
     return real
 

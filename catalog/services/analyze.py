@@ -34,6 +34,7 @@ from catalog.media.analyze import (
 from catalog.media.dates import capture_date
 from catalog.media.exif import dates_from_exif_subset
 from catalog.media.hashing import to_signed64
+from catalog.media.paths import inside_any
 from catalog.media.pool import analyze_many
 from catalog.media.video import tool_path
 from catalog.media.walk import WalkEntry, walk_media
@@ -253,7 +254,9 @@ def catalog_analyze(
 
     seen_paths = {entry.path for entry in entries}
     gone = [
-        path for path in known_rows if path not in seen_paths and _under(path, roots) and not _under(path, excluded)
+        path
+        for path in known_rows
+        if path not in seen_paths and inside_any(path, roots) and not inside_any(path, excluded)
     ]
     summary.missing = _mark_missing(catalog, gone)
 
@@ -344,10 +347,6 @@ def _known_contents(catalog: Catalog, sizes: set[int]) -> dict[int, frozenset[st
         if size in sizes:
             known.setdefault(size, set()).add(sha256)
     return {size: frozenset(digests) for size, digests in known.items()}
-
-
-def _under(path: str, roots: list[str]) -> bool:
-    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
 def _short(path: str, limit: int = 40) -> str:

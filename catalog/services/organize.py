@@ -37,6 +37,7 @@ from django.db import transaction
 from django.db.models import Count, F
 
 from catalog.media import safefs
+from catalog.media.paths import inside_any, is_inside, really_inside_any
 from catalog.models import (
     Asset,
     AssetStatus,
@@ -132,10 +133,6 @@ class OrganizeSummary:
 # Checks ------------------------------------------------------------------------------------------------------------
 
 
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def organize_check(catalog: Catalog, options: OrganizeOptions) -> str:
     """The output folder as a real absolute path, or OrganizeError saying why this run is refused."""
     if options.operation not in OPERATIONS:
@@ -154,13 +151,13 @@ def organize_check(catalog: Catalog, options: OrganizeOptions) -> str:
     if os.path.exists(output) and not os.path.isdir(output):
         raise OrganizeError(f"the output {output} exists and is not a folder")
     catalog_folder = os.path.realpath(catalog.path)
-    if _inside(output, catalog_folder):
+    if is_inside(output, catalog_folder):
         raise OrganizeError(f"the output {output} is inside the catalog folder {catalog_folder}")
     excluded = [os.path.realpath(path) for path in catalog.exclude_directories or []]
     for source in map(os.path.realpath, catalog.source_directories or []):
-        if _inside(source, output):
+        if is_inside(source, output):
             raise OrganizeError(f"the source folder {source} is inside the output {output}: choose another output")
-        if _inside(output, source) and not any(_inside(output, folder) for folder in excluded):
+        if is_inside(output, source) and not inside_any(output, excluded):
             raise OrganizeError(
                 f"the output {output} is inside the source folder {source}: the next analyze would catalog the "
                 "organized copies again. Choose another output, or exclude it from scans first "
@@ -171,21 +168,15 @@ def organize_check(catalog: Catalog, options: OrganizeOptions) -> str:
     if options.operation == Operation.MOVE and not options.verify:
         raise OrganizeError("a move always verifies checksums before it removes a source: verification stays on")
     if options.roots is not None:
-        if not in_roots(output, options.roots):
+        if not really_inside_any(output, options.roots):
             raise OrganizeError(f"the output {output} is outside the library roots")
-        outside = [path for path in catalog.source_directories or [] if not in_roots(path, options.roots)]
+        outside = [path for path in catalog.source_directories or [] if not really_inside_any(path, options.roots)]
         if outside:
             raise OrganizeError(
                 f"this catalog's source folder {outside[0]} is outside the library roots: organize it from the "
                 "command line"
             )
     return output
-
-
-def in_roots(path: str, roots: list[str]) -> bool:
-    """Whether ``path``, symbolic links resolved, lies inside one of ``roots``."""
-    real = os.path.realpath(path)
-    return any(_inside(real, os.path.realpath(root)) for root in roots)
 
 
 # Planning ----------------------------------------------------------------------------------------------------------
@@ -330,7 +321,7 @@ def _skip_reason(asset: Asset, redundant: dict[int, str], options: OrganizeOptio
 def _path_reason(path: str, operation: str, roots: list[str] | None) -> str:
     if operation != Operation.COPY and os.path.islink(path):
         return "a symbolic link: organize the file it points to instead"
-    if roots is not None and not in_roots(path, roots):
+    if roots is not None and not really_inside_any(path, roots):
         return "outside the library roots (through a symbolic link)"
     return ""
 
@@ -447,7 +438,7 @@ class _Executor:
             raise OrganizeError(f"the source changed since the last scan (analyze again): {step.source}")
         folder = os.path.dirname(step.target)
         safefs.make_dirs(folder)
-        if not _inside(os.path.realpath(folder), self.output):
+        if not is_inside(os.path.realpath(folder), self.output):
             raise OrganizeError(f"the target folder {folder} leads out of the output {self.output} (a symbolic link)")
         if step.operation == Operation.HARDLINK:
             if self.verify and safefs.sha256_file(step.source) != step.sha256:
@@ -687,7 +678,7 @@ def web_may_touch(journal: Job, roots: list[str]) -> str:
     """Why a resume or rollback asked for through the web may not touch this journal's files ("" if it may)."""
     catalog = journal.catalog
     places = [journal.params.get("output_directory", ""), *(catalog.source_directories if catalog else [])]
-    outside = [path for path in places if not path or not in_roots(path, roots)]
+    outside = [path for path in places if not path or not really_inside_any(path, roots)]
     return f"{outside[0] or 'its output'} is outside the library roots: use the command line" if outside else ""
 
 
@@ -898,7 +889,7 @@ def _remove_empty_folders(folders: set[str], output: str) -> None:
     """The folders organize made in the output and that rollback left empty go (the output itself stays)."""
     for folder in sorted(folders, key=len, reverse=True):
         current = folder
-        while output and _inside(current, output) and current != output:
+        while output and is_inside(current, output) and current != output:
             try:
                 os.rmdir(current)
             except OSError:
