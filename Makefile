@@ -11,6 +11,8 @@ PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 TEST_DATABASE_URL ?= postgres://postgres@$(PG_HOST):$(PG_PORT)/vam
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+# The tests keep their data apart from `make run`'s var/ (its library roots list, its SQLite database).
+TEST_DATA_DIR ?= var/test-data
 PYTEST_ARGS ?=
 
 .PHONY: install dev run serve test services ffmpeg browser lint format clean
@@ -36,14 +38,15 @@ run: install
 	$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py ensure_admin
 	@$(PY) manage.py collectstatic --noinput -v0
+	@$(PY) manage.py library_roots add "$(PHOTOS)" "$(CATALOG)" >/dev/null
 	$(PY) manage.py analyze "$(CATALOG)" -s "$(PHOTOS)"
 	@$(MAKE) --no-print-directory serve
 
 serve: install
-	@echo "VAM: http://$(HOST):$(PORT)/ (jobs) and http://$(HOST):$(PORT)/admin/  (Ctrl-C stops the server)"
+	@echo "VAM: http://$(HOST):$(PORT)/ (log in as admin; Ctrl-C stops the server, \`make serve\` starts it again)"
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
-# Start Postgres and Redis when they are not reachable (the commands of DEVELOPERS.md), or fail clearly.
+# Start Postgres and Redis when they are not reachable (Debian's pg_ctlcluster, redis-server), or fail clearly.
 services:
 	@reach() { timeout 2 bash -c "</dev/tcp/$$1/$$2" 2>/dev/null; }; \
 	if ! reach $(PG_HOST) $(PG_PORT); then \
@@ -74,7 +77,7 @@ browser:
 	  else echo "error: the browser test needs Debian's chromium and chromium-driver (apt install chromium chromium-driver)"; exit 1; fi; }
 
 test: $(VENV)/.dev-installed services ffmpeg browser
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret VAM_DATA_DIR=$(TEST_DATA_DIR) \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed

@@ -4,9 +4,11 @@ One ``AssetQuery`` is read from the URL (so a view can be bookmarked) by the pag
 the queryset, and the page after a cursor is fetched with a ``WHERE (key, id) > (…)`` condition that the
 matching index serves, so the millionth row costs what the first does.
 
-Sorting by capture date keeps undated assets last in both directions. Each order has an index of its own
-(``Asset.Meta.indexes``): (catalog, taken_at, id) serves oldest first, (catalog, -taken_at nulls last, -id)
-newest first, (catalog, size, id) both size orders, and the unique (catalog, path) both path orders.
+Sorting by capture date keeps the assets without a reliable date (none, or only the file's modification time,
+``RELIABLE_DATE``) last in both directions, by id. Each order has an index of its own (``Asset.Meta.indexes``):
+the partial (catalog, taken_at, id) of the reliably dated serves both date orders and the partial (catalog, id)
+of the rest their tail; (catalog, size, id) both size orders, and the unique (catalog, path) both path orders.
+Date filters (range, year, month) select by capture date, so they leave out the modification-time guesses.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, When
 from django.db.models.expressions import RawSQL
 
-from catalog.models import Asset, AssetStatus, DuplicateMember, MediaType
+from catalog.models import RELIABLE_DATE, Asset, AssetStatus, DateSource, DuplicateMember, MediaType
 
 SORTS = {
     "-taken_at": ("taken_at", True),
@@ -98,6 +100,8 @@ class AssetQuery:
 
     def queryset(self, catalog_id: int) -> QuerySet[Asset]:
         assets = Asset.objects.filter(catalog_id=catalog_id)
+        if self.date_from or self.date_to or self.year:
+            assets = assets.filter(RELIABLE_DATE)
         if self.date_from:
             assets = assets.filter(taken_at__gte=_midnight(self.date_from))
         if self.date_to and self.date_to < date.max:  # (the last day there is bounds nothing)
@@ -116,39 +120,50 @@ class AssetQuery:
             assets = assets.filter(status=AssetStatus.PROBLEM) if self.problem else assets.exclude(
                 status=AssetStatus.PROBLEM)  # fmt: skip
         if self.undated:
-            assets = assets.filter(Q(taken_at__isnull=True) | Q(date_suspicious=True))
+            assets = assets.filter(~RELIABLE_DATE | Q(date_suspicious=True))
         if self.duplicates is not None:
             member = Exists(DuplicateMember.objects.filter(asset_id=OuterRef("pk")))
             assets = assets.filter(member if self.duplicates else ~member)
         if self.folder:
             assets = assets.filter(path__startswith=self.folder.rstrip("/") + "/")
-        return assets.order_by(*self.ordering())
+        key, descending = SORTS[self.sort]
+        if key != "taken_at":
+            return assets.order_by(*self.ordering())
+        # The whole order in one expression (the pages read its two parts apart, each from its own index).
+        dated = Case(When(RELIABLE_DATE, then=F("taken_at")), default=None)
+        return assets.order_by(dated.desc(nulls_last=True) if descending else dated.asc(nulls_last=True),
+                               "-id" if descending else "id")  # fmt: skip
 
     def ordering(self) -> list:
         key, descending = SORTS[self.sort]
         if key == "path":  # unique within a catalog: no tie to break
             return ["-path" if descending else "path"]
-        if key == "taken_at":
-            column = F(key).desc(nulls_last=True) if descending else F(key).asc(nulls_last=True)
-        else:
-            column = F(key).desc() if descending else F(key).asc()
+        column = F(key).desc() if descending else F(key).asc()  # (by date: only for the reliably dated)
         return [column, "-id" if descending else "id"]
 
     def page(self, catalog_id: int, *, after: str | None = None, limit: int = PAGE_SIZE) -> tuple[list[Asset], str]:
         """Up to ``limit`` assets after the cursor, and the cursor of the next page ("" at the end)."""
         assets = self.queryset(catalog_id)
-        if not after:
+        key, descending = SORTS[self.sort]
+        if key != "taken_at":
+            if after:
+                value, pk = self._cursor(after)
+                assets = assets.filter(_beyond(key, descending, value, pk))
             rows = list(assets[: limit + 1])
-        else:
-            key, descending = SORTS[self.sort]
-            value, pk = self._cursor(after)
-            if key == "taken_at" and value is None:  # among the undated, which come last either way
-                undated = assets.filter(taken_at__isnull=True, **{f"id__{'lt' if descending else 'gt'}": pk})
-                rows = list(undated[: limit + 1])
+        else:  # the reliably dated in date order, then the rest by id
+            dated, rest = (
+                assets.filter(RELIABLE_DATE),
+                assets.exclude(RELIABLE_DATE).order_by("-id" if descending else "id"),
+            )
+            value, pk = self._cursor(after) if after else (None, None)
+            if after and value is None:  # among the rest already
+                rows = list(rest.filter(**{f"id__{'lt' if descending else 'gt'}": pk})[: limit + 1])
             else:
-                rows = list(assets.filter(_beyond(key, descending, value, pk))[: limit + 1])
-                if key == "taken_at" and len(rows) <= limit:  # then the undated ones
-                    rows += list(assets.filter(taken_at__isnull=True)[: limit + 1 - len(rows)])
+                if after:
+                    dated = dated.filter(_beyond(key, descending, value, pk))
+                rows = list(dated[: limit + 1])
+                if len(rows) <= limit:
+                    rows += list(rest[: limit + 1 - len(rows)])
         following = cursor_of(rows[limit - 1], self.sort) if len(rows) > limit else ""
         return rows[:limit], following
 
@@ -159,13 +174,14 @@ class AssetQuery:
         assets = self.queryset(catalog_id)
         backwards = [_reverse(item) for item in self.ordering()]
         value = getattr(asset, key)
-        if key == "taken_at" and value is None:  # undated: an earlier undated one, else the last dated one
-            earlier = assets.filter(taken_at__isnull=True, **{f"id__{'gt' if descending else 'lt'}": asset.pk})
-            previous = earlier.order_by(*backwards).first() or assets.filter(taken_at__isnull=False).order_by(
-                *backwards).first()  # fmt: skip
+        if key == "taken_at" and not asset.reliably_dated:  # an earlier one of the rest, else the last dated one
+            earlier = assets.exclude(RELIABLE_DATE).filter(**{f"id__{'gt' if descending else 'lt'}": asset.pk})
+            previous = earlier.order_by("id" if descending else "-id").first() or assets.filter(
+                RELIABLE_DATE).order_by(*backwards).first()  # fmt: skip
         else:
             before = keyset_after(Asset, key, not descending, value, asset.pk, unique=key == "path")
-            previous = assets.filter(before).order_by(*backwards).first()
+            dated = assets.filter(RELIABLE_DATE) if key == "taken_at" else assets
+            previous = dated.filter(before).order_by(*backwards).first()
         return previous, (following[0] if following else None)
 
     def _cursor(self, cursor: str) -> tuple[Any, int]:
@@ -190,12 +206,10 @@ class AssetQuery:
 
 
 def _reverse(item):
-    """An ordering term the other way round ("path" ↔ "-path"; F(...).desc() ↔ F(...).asc(), nulls kept last)."""
+    """An ordering term the other way round ("path" ↔ "-path"; F(...).desc() ↔ F(...).asc())."""
     if isinstance(item, str):
         return item[1:] if item.startswith("-") else f"-{item}"
-    expression = item.expression
-    nulls_last = True if item.nulls_last else None
-    return expression.asc(nulls_last=nulls_last) if item.descending else expression.desc(nulls_last=nulls_last)
+    return item.expression.asc() if item.descending else item.expression.desc()
 
 
 def _beyond(key: str, descending: bool, value: Any, pk: int) -> RawSQL:
@@ -256,6 +270,8 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
 def cursor_of(asset: Asset, sort: str) -> str:
     key, _ = SORTS[sort]
     value = getattr(asset, key)
+    if key == "taken_at" and asset.date_source == DateSource.MTIME:  # sorted with the undated
+        value = None
     if isinstance(value, datetime):
         value = value.isoformat()
     return encode_cursor({"s": sort, "v": value, "i": asset.pk})

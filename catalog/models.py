@@ -53,6 +53,11 @@ class DateSource(models.TextChoices):
     MTIME = "mtime", "File modification time"
 
 
+# A capture date worth the name: one the analysis read from the file, its name, its folder, or a person. The file's
+# modification time is a guess (a copy or a download resets it): such assets sort, count and file with the undated.
+RELIABLE_DATE = models.Q(taken_at__isnull=False) & ~models.Q(date_source=DateSource.MTIME)
+
+
 class Asset(models.Model):
     """One row per file path. Byte-identical files are separate rows that share a sha256.
 
@@ -120,6 +125,9 @@ class Asset(models.Model):
             ),  # rare rows: found without scanning the catalog
             # And on Postgres only (migration 0004): asset_newest (catalog, taken_at DESC NULLS LAST, id DESC), the
             # grid's default order, and asset_folder (catalog, path text_pattern_ops) for folder filters.
+            # The grid by capture date: the reliably dated in date order (either way), then the rest by id.
+            models.Index(fields=["catalog", "taken_at", "id"], condition=RELIABLE_DATE, name="asset_dated"),
+            models.Index(fields=["catalog", "id"], condition=~RELIABLE_DATE, name="asset_no_reliable_date"),
             models.Index(fields=["status"], name="asset_status"),
             models.Index(fields=["catalog", "status"], name="asset_catalog_status"),
         ]
@@ -127,6 +135,10 @@ class Asset(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+    @property
+    def reliably_dated(self) -> bool:
+        return self.taken_at is not None and self.date_source != DateSource.MTIME
 
     @property
     def dhash_hex(self) -> str:

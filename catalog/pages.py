@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from catalog.context import SESSION_KEY, remember_catalog
 from catalog.grid import SORTS, AssetQuery, QueryError, database_int, keyset_after, text_param
 from catalog.media.paths import inside_any
 from catalog.media.thumbnails import thumbnail_path
@@ -44,6 +45,19 @@ SORT_LABELS = {
 
 @login_required
 @require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The catalog's dashboard when there is one (or the one last shown), else the list of catalogs."""
+    catalogs = list(Catalog.objects.order_by("pk")[:2])
+    if len(catalogs) == 1:
+        return redirect("catalog:dashboard", catalog_id=catalogs[0].pk)
+    last = request.session.get(SESSION_KEY)
+    if last and Catalog.objects.filter(pk=last).exists():
+        return redirect("catalog:dashboard", catalog_id=last)
+    return redirect("catalog:list")
+
+
+@login_required
+@require_GET
 def catalog_list(request: HttpRequest) -> HttpResponse:
     catalogs = Catalog.objects.order_by("name")
     return render(request, "catalog/list.html", {"catalogs": catalogs})
@@ -53,6 +67,7 @@ def catalog_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def dashboard(request: HttpRequest, catalog_id: int) -> HttpResponse:
     catalog = get_object_or_404(Catalog, pk=catalog_id)
+    remember_catalog(request, catalog)
     stats = catalog_stats(catalog)
     jobs = job_visible_for(request.user).filter(catalog=catalog).order_by("-created_at")[:5]
     timeline = _every_month(stats.get("timeline", []))
@@ -66,6 +81,7 @@ def dashboard(request: HttpRequest, catalog_id: int) -> HttpResponse:
             "y": round(100 - height, 1),
             "x": index * 8,
             "url": f"{grid}?{urlencode({'year': month['month'][:4], 'month': int(month['month'][5:])})}",
+            "label": datetime.strptime(month["month"], "%Y-%m").strftime("%B %Y"),
         }
         for index, month in enumerate(timeline)
     ]
@@ -99,6 +115,7 @@ def _every_month(timeline: list[dict]) -> list[dict]:
 @require_GET
 def grid(request: HttpRequest, catalog_id: int) -> HttpResponse:
     catalog = get_object_or_404(Catalog, pk=catalog_id)
+    remember_catalog(request, catalog)
     try:
         query = AssetQuery.from_params(request.GET)
         assets, cursor = query.page(catalog.pk, after=request.GET.get("after") or None, limit=GRID_PAGE)
@@ -106,10 +123,17 @@ def grid(request: HttpRequest, catalog_id: int) -> HttpResponse:
         return render(request, "catalog/grid.html", {"catalog": catalog, "error": str(exc), "query": AssetQuery(),
                                                      "sorts": SORT_LABELS}, status=400)  # fmt: skip
     filters = urlencode(query.params())
+    tiles = [
+        {"asset": asset, "thumbnail": _thumbnail_url(catalog, asset, small=True),
+         "large": _thumbnail_url(catalog, asset, small=False)}
+        for asset in assets
+    ]  # fmt: skip
     context = {
         "catalog": catalog,
         "query": query,
-        "assets": [(asset, _thumbnail_url(catalog, asset, small=True)) for asset in assets],
+        "sections": _date_sections(tiles)
+        if query.sort in ("-taken_at", "taken_at")
+        else [{"heading": "", "days": [{"day": "", "tiles": tiles}]}],
         "next_url": f"?{urlencode(query.params() | {'after': cursor})}" if cursor else "",
         "filters": filters,
         "sorts": SORT_LABELS,
@@ -119,10 +143,33 @@ def grid(request: HttpRequest, catalog_id: int) -> HttpResponse:
     return render(request, "catalog/grid.html", context)
 
 
+def _date_sections(tiles: list[dict]) -> list[dict]:
+    """The tiles of a page by month, and within a month by day, as photo timelines show them; the files without
+    a reliable date (none, or only the file's modification time) under a heading of their own, at the end."""
+    sections: list[dict] = []
+    for tile in tiles:
+        asset = tile["asset"]
+        month = asset.taken_at.strftime("%B %Y") if asset.reliably_dated else "No reliable date"
+        day = asset.taken_at.strftime("%A %-d %B") if asset.reliably_dated else ""
+        if not sections or sections[-1]["heading"] != month:
+            sections.append({"heading": month, "days": []})
+        days = sections[-1]["days"]
+        if not days or days[-1]["day"] != day:
+            days.append({"day": day, "tiles": []})
+        days[-1]["tiles"].append(tile)
+    return sections
+
+
+def _one_section(tiles: list[dict]) -> list[dict]:
+    """Sorted by path or size: no date headings."""
+    return [{"heading": "", "days": [{"day": "", "tiles": tiles}]}]
+
+
 @login_required
 @require_GET
 def asset_detail(request: HttpRequest, asset_id: int) -> HttpResponse:
     asset = get_object_or_404(Asset.objects.select_related("catalog"), pk=asset_id)
+    remember_catalog(request, asset.catalog)
     try:
         query = AssetQuery.from_params(request.GET)
     except QueryError:
@@ -208,6 +255,7 @@ REVIEW_PAGE = 50
 def duplicate_list(request: HttpRequest, catalog_id: int) -> HttpResponse:
     """The groups to review, most space to gain first (an exact group inside a similar one is shown by it)."""
     catalog = get_object_or_404(Catalog, pk=catalog_id)
+    remember_catalog(request, catalog)
     groups = DuplicateGroup.objects.filter(catalog=catalog, cluster__isnull=True).select_related("primary")
     shown = request.GET.get("show", "todo")
     if shown == "todo":
@@ -235,6 +283,7 @@ def duplicate_list(request: HttpRequest, catalog_id: int) -> HttpResponse:
 @require_GET
 def duplicate_group(request: HttpRequest, group_id: int) -> HttpResponse:
     group = get_object_or_404(DuplicateGroup.objects.select_related("catalog", "primary"), pk=group_id)
+    remember_catalog(request, group.catalog)
     members = group.members.select_related("asset").order_by("distance", "-quality_score", "asset__path")
     context = {
         "group": group,
@@ -313,6 +362,7 @@ def date_review(request: HttpRequest, catalog_id: int) -> HttpResponse:
     a future date, sources that disagree). A date set here for one asset or a selection is kept by every later
     analyze, shows in the grid, and files the asset in the next organize plan."""
     catalog = get_object_or_404(Catalog, pk=catalog_id)
+    remember_catalog(request, catalog)
     if request.method == "POST":
         return _set_dates(request, catalog)
     doubtful = catalog.assets.filter(
@@ -355,6 +405,7 @@ def _set_dates(request: HttpRequest, catalog: Catalog) -> HttpResponse:
 @require_GET
 def problems(request: HttpRequest, catalog_id: int) -> HttpResponse:
     catalog = get_object_or_404(Catalog, pk=catalog_id)
+    remember_catalog(request, catalog)
     rows = catalog.assets.filter(status=AssetStatus.PROBLEM)
     kinds = list(rows.order_by().values("problem_kind").annotate(count=Count("id")).order_by("-count", "problem_kind"))
     try:

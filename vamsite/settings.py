@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
 
+from vamsite.roots import library_roots
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -32,11 +34,6 @@ def env_int(name: str, default: int) -> int:
         return int(value) if value else default
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
-
-
-def env_paths(name: str) -> list[str]:
-    """A list of folders separated by the platform's path separator (":" on Linux), like $PATH."""
-    return [item for item in os.environ.get(name, "").split(os.pathsep) if item.strip()]
 
 
 def env_list(name: str) -> list[str]:
@@ -123,7 +120,8 @@ def zone_name(name: str) -> str:
 
 
 VAM_DATA_DIR = Path(env_str("VAM_DATA_DIR", str(BASE_DIR / "var"))).expanduser().resolve()
-VAM_LIBRARY_ROOTS = [str(Path(root).expanduser().resolve()) for root in env_paths("VAM_LIBRARY_ROOTS")]
+# From the environment, else from the data folder's list that `make run` fills (vamsite.roots).
+VAM_LIBRARY_ROOTS, VAM_LIBRARY_ROOTS_FROM = library_roots(VAM_DATA_DIR)
 # Pillow refuses images above twice this many pixels as decompression bombs. The default admits 200 MP phone
 # photos (Samsung S24 Ultra: 12240x16320) and refuses the 16384x16384 PNG bomb.
 VAM_MAX_IMAGE_PIXELS = env_int("VAM_MAX_IMAGE_PIXELS", 120_000_000)
@@ -209,6 +207,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "vamsite.middleware.RedisUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "vamsite.urls"
@@ -225,6 +224,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "catalog.context.navigation",
             ],
         },
     },
@@ -252,7 +252,7 @@ USE_I18N = True
 USE_TZ = True
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/jobs/"
+LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 STATIC_URL = "static/"
 STATIC_ROOT = VAM_DATA_DIR / "static"

@@ -1,15 +1,24 @@
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from catalog import pages
+from vamsite.middleware import redis_unavailable
 
 admin.site.site_header = "VAM administration"
 admin.site.site_title = "VAM"
 
+if settings.REDIS_URL:
+    queues = path("django-rq/", include("django_rq.urls"))  # queue statistics; django-rq admits staff only
+else:  # the embedded default has no queues: a page that says so, under the name the links use
+    queues = path("django-rq/", staff_member_required(redis_unavailable), name="rq_home")
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("django-rq/", include("django_rq.urls")),  # queue statistics; django-rq admits staff only
+    queues,
     path("", include("jobs.urls")),
     path("", include("catalog.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", RedirectView.as_view(url="/jobs/", permanent=False)),
+    path("", pages.home, name="home"),
 ]

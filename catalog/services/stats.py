@@ -11,7 +11,7 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from catalog.models import AssetStatus, Catalog, DuplicateGroup, GroupKind, MediaType
+from catalog.models import RELIABLE_DATE, AssetStatus, Catalog, DateSource, DuplicateGroup, GroupKind, MediaType
 
 CAMERAS_SHOWN = 50
 
@@ -30,8 +30,8 @@ def catalog_stats_refresh(catalog: Catalog, *, assets: bool = True, duplicates: 
 
 
 def catalog_stats(catalog: Catalog) -> dict[str, Any]:
-    """The figures as last computed (computed now if they never were)."""
-    if not catalog.stats_at:
+    """The figures as last computed (computed now if they never were, or lack a figure this version shows)."""
+    if not catalog.stats_at or "no_reliable_date" not in catalog.stats:
         return catalog_stats_refresh(catalog)
     return catalog.stats
 
@@ -46,10 +46,12 @@ def _asset_figures(catalog: Catalog) -> dict[str, Any]:
         problems=Count("id", filter=Q(status=AssetStatus.PROBLEM)),
         missing=Count("id", filter=Q(status=AssetStatus.MISSING)),
         undated=Count("id", filter=Q(taken_at__isnull=True)),
+        # Dated only by the file's modification time: a guess, counted with the undated as "no reliable date".
+        mtime_dated=Count("id", filter=Q(taken_at__isnull=False, date_source=DateSource.MTIME)),
         suspicious=Count("id", filter=Q(date_suspicious=True)),
     )
-    months = (
-        rows.filter(taken_at__isnull=False)
+    months = (  # real months only: a modification time is no capture date
+        rows.filter(RELIABLE_DATE)
         .annotate(month=TruncMonth("taken_at", tzinfo=UTC))  # wall clock labelled UTC: never converted
         .values("month")
         .annotate(count=Count("id"))
@@ -62,6 +64,7 @@ def _asset_figures(catalog: Catalog) -> dict[str, Any]:
         .order_by("-count", "camera_model")[:CAMERAS_SHOWN]
     )
     return totals | {
+        "no_reliable_date": totals["undated"] + totals["mtime_dated"],
         "bytes": totals["bytes"] or 0,
         "timeline": [{"month": row["month"].strftime("%Y-%m"), "count": row["count"]} for row in months],
         "cameras": [{"make": c["camera_make"], "model": c["camera_model"], "count": c["count"]} for c in cameras],

@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from catalog.models import DuplicateGroup
@@ -67,16 +68,26 @@ def test_browse_from_the_timeline_to_an_asset_and_review_duplicates(server, brow
     march = browser.find_element(By.CSS_SELECTOR, 'svg.timeline rect[data-month="2019-03"]')
     ActionChains(browser).move_to_element(march).click().perform()
     WebDriverWait(browser, 10).until(lambda b: "year=2019&month=3" in b.current_url)
-    tiles = browser.find_elements(By.CSS_SELECTOR, ".grid a.tile")
+    tiles = browser.find_elements(By.CSS_SELECTOR, ".tiles a.tile")
     assert sorted(tile.get_attribute("title").rsplit("/", 1)[1] for tile in tiles) == [
         "IMG_03.jpg", "IMG_09.jpg", "IMG_21.jpg"]  # fmt: skip
     assert all(img.get_attribute("loading") == "lazy" for img in browser.find_elements(By.CSS_SELECTOR, ".tile img"))
     shoot(browser, "grid")
 
-    tiles[0].click()  # the newest of March
+    tiles[0].click()  # the newest of March, in the full-screen viewer
+    viewer = browser.find_element(By.ID, "viewer")
+    WebDriverWait(browser, 10).until(lambda b: viewer.is_displayed())
+    caption = browser.find_element(By.CSS_SELECTOR, ".viewer-name")
+    assert "IMG_21.jpg (1 of 3)" in caption.text
+    body = browser.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.ARROW_RIGHT)
+    assert "IMG_09.jpg (2 of 3)" in caption.text
+    body.send_keys(Keys.ARROW_LEFT)
+    assert "IMG_21.jpg (1 of 3)" in caption.text
+    body.send_keys(Keys.ENTER)  # its page
     WebDriverWait(browser, 10).until(lambda b: "/assets/" in b.current_url)
     assert "IMG_21.jpg" in browser.find_element(By.TAG_NAME, "h1").text
-    assert "2019-03-21 10:00:00" in browser.page_source
+    assert "Thursday 21 March 2019, 10:00:00" in browser.page_source
     browser.find_element(By.CSS_SELECTOR, "a[rel=next]").click()  # on to the next photo of the same filter
     WebDriverWait(browser, 10).until(lambda b: "IMG_09.jpg" in b.find_element(By.TAG_NAME, "h1").text)
     assert loaded_from_elsewhere(browser, server) == []
