@@ -151,11 +151,9 @@ class AssetQuery:
                 assets = assets.filter(_beyond(key, descending, value, pk))
             rows = list(assets[: limit + 1])
         else:  # the reliably dated in date order, then the rest by id
-            dated, rest = (
-                assets.filter(RELIABLE_DATE),
-                assets.exclude(RELIABLE_DATE).order_by("-id" if descending else "id"),
-            )
-            value, pk = self._cursor(after) if after else (None, None)
+            dated = assets.filter(RELIABLE_DATE).order_by(*self.ordering())  # as the partial index has them
+            rest = assets.exclude(RELIABLE_DATE).order_by("-id" if descending else "id")
+            value, pk = self._cursor(after) if after else (None, 0)
             if after and value is None:  # among the rest already
                 rows = list(rest.filter(**{f"id__{'lt' if descending else 'gt'}": pk})[: limit + 1])
             else:

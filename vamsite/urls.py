@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from catalog import pages
 from vamsite.middleware import redis_unavailable
@@ -9,6 +9,7 @@ from vamsite.middleware import redis_unavailable
 admin.site.site_header = "VAM administration"
 admin.site.site_title = "VAM"
 
+queues: URLPattern | URLResolver
 if settings.REDIS_URL:
     queues = path("django-rq/", include("django_rq.urls"))  # queue statistics; django-rq admits staff only
 else:  # the embedded default has no queues: a page that says so, under the name the links use

@@ -26,7 +26,7 @@ from .dates import DateCandidate
 from .hashing import fine_hash, image_hashes, sha256_stream
 from .isobmff import BoxError, items_outside
 from .thumbnails import DEFAULT_QUALITY, DEFAULT_SIZES, displayable, shrink_chain, write_thumbnail
-from .video import VideoParseError, VideoToolMissing, poster_frame, video_info
+from .video import NO_FFMPEG, PosterError, VideoParseError, VideoToolMissing, poster_frame, video_info
 
 try:
     import pillow_heif
@@ -499,12 +499,12 @@ def _analyze_video(result: FileAnalysis, extension: str, options: AnalyzeOptions
     if not options.thumbnails_root:
         return
     if not options.ffmpeg:
-        result.note = "no ffmpeg: install ffmpeg for video poster frames"
+        result.note = NO_FFMPEG
         return
-    at = 1.0 if (info.duration or 0) > 2 else 0.0
-    frame = poster_frame(options.ffmpeg, result.path, at)
-    if frame is None:
-        result.note = "ffmpeg could not decode a poster frame"
+    try:
+        frame = poster_frame(options.ffmpeg, result.path, 1.0 if (info.duration or 0) > 2 else 0.0)
+    except PosterError as exc:
+        result.note = str(exc)
         return
     _derive(result, frame, options, with_hashes=False)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from .dates import CONFIDENCE, DateCandidate, parse_exif_datetime, parse_offset,
 MAKE, MODEL, ORIENTATION, DATETIME, SOFTWARE = 0x010F, 0x0110, 0x0112, 0x0132, 0x0131
 EXIF_IFD, GPS_IFD, INTEROP_IFD = 0x8769, 0x8825, 0xA005
 EXPOSURE_TIME, F_NUMBER, ISO, FOCAL_LENGTH, LENS_MODEL = 0x829A, 0x829D, 0x8827, 0x920A, 0xA434
+FOCAL_LENGTH_35 = 0xA405
 DATETIME_ORIGINAL, DATETIME_DIGITIZED = 0x9003, 0x9004
 OFFSET_TIME, OFFSET_TIME_ORIGINAL, OFFSET_TIME_DIGITIZED = 0x9010, 0x9011, 0x9012
 SUBSEC_ORIGINAL = 0x9291
@@ -41,7 +43,7 @@ EXIF_IFD_SUBSET = {
     ISO: "ISO",
     FOCAL_LENGTH: "FocalLength",
     LENS_MODEL: "LensModel",
-    0xA405: "FocalLengthIn35mmFormat",
+    FOCAL_LENGTH_35: "FocalLengthIn35mmFormat",
     0x9209: "Flash",
     0xA002: "ExifImageWidth",
     0xA003: "ExifImageHeight",
@@ -117,18 +119,69 @@ def clean_text(value: Any, limit: int = 128) -> str:
     return text.strip()[:limit]
 
 
+# Words makers append to their name in the Make tag ("NIKON CORPORATION", "OLYMPUS IMAGING CORP.").
+_MAKE_SUFFIXES = {
+    "ag", "camera", "co", "company", "computer", "corp", "corporation", "electronics", "gmbh", "imaging", "inc",
+    "limited", "ltd", "optical",
+}  # fmt: skip
+
+
+def camera_label(make: str, model: str) -> str:
+    """The camera as a person names it: "Canon EOS 5D", "NIKON D800", "OLYMPUS E-M1", "samsung Galaxy S24 Ultra".
+
+    The make loses its company suffixes, and is left out when the model already names it (most makers repeat
+    it there). Case is kept as the camera wrote it.
+    """
+    words, model = [word for word in re.split(r"[\s,]+", make) if word], " ".join(model.split())
+    while len(words) > 1 and words[-1].lower().rstrip(".") in _MAKE_SUFFIXES:
+        words.pop()
+    short = " ".join(words)
+    if not short or not model:
+        return model or short
+    names = {part.lower() for part in re.split(r"[\s_-]+", short)}
+    return model if re.split(r"[\s_-]", model, maxsplit=1)[0].lower() in names else f"{short} {model}"
+
+
+# What writers put in a 32-bit field for "unknown" (all bits set, read unsigned or as the largest signed value).
+SENTINELS = {0xFFFFFFFF, 0x7FFFFFFF, 0x80000000}
+
+
+def rational(numerator: Any, denominator: Any) -> float | None:
+    """numerator / denominator; None for a zero denominator or a sentinel on either side (1/4294967295 s is not
+    an exposure a camera made)."""
+    if not denominator or numerator in SENTINELS or denominator in SENTINELS:
+        return None
+    return to_float(float(numerator) / float(denominator))
+
+
 def to_float(value: Any) -> float | None:
-    """A rational, int or float as a finite float; None for 0/0, NaN and junk."""
+    """A rational, int or float as a finite float; None for 0/0, sentinels, NaN and junk."""
     if isinstance(value, (tuple, list)):
         if len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
-            numerator, denominator = value
-            return float(numerator) / float(denominator) if denominator else None
+            return rational(*value)
         return to_float(value[0]) if len(value) == 1 else None
+    numerator, denominator = getattr(value, "numerator", None), getattr(value, "denominator", None)
+    if isinstance(numerator, int) and isinstance(denominator, int):  # int, Fraction, Pillow's IFDRational
+        return rational(numerator, denominator)
     try:
         number = float(value)
     except (TypeError, ValueError, ZeroDivisionError):
         return None
-    return number if math.isfinite(number) else None
+    return number if math.isfinite(number) and number not in SENTINELS else None
+
+
+# What a camera can record; a value outside is a broken or "unknown" one and is stored as None.
+PLAUSIBLE: dict[str, Callable[[float], bool]] = {
+    "exposure_time": lambda seconds: 0 < seconds <= 3600,
+    "f_number": lambda f: 0.5 <= f <= 128,
+    "iso": lambda iso: 0 < iso < 10_000_000,
+    "focal_length": lambda mm: 0 < mm <= 10_000,
+    "gps_altitude": lambda metres: -12_000 <= metres <= 100_000,  # the deepest sea floor to where space begins
+}
+
+
+def _plausible(name: str, value: Any) -> int | float | None:
+    return value if isinstance(value, (int, float)) and PLAUSIBLE[name](value) else None
 
 
 def _json_value(value: Any) -> Any:
@@ -160,6 +213,7 @@ def gps_from_tags(gps: dict) -> tuple[tuple[float, float] | None, float | None]:
     altitude = to_float(gps.get(6))
     if altitude is not None and gps.get(5) in (1, b"\x01"):
         altitude = -altitude
+    altitude = _plausible("gps_altitude", altitude)
     if latitude is None or longitude is None:
         return None, altitude
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180) or (latitude == 0 and longitude == 0):
@@ -173,12 +227,12 @@ def metadata_from_tags(base: dict, exif_ifd: dict, gps_ifd: dict) -> ImageMetada
     meta.camera_make = clean_text(base.get(MAKE))
     meta.camera_model = clean_text(base.get(MODEL))
     meta.lens_model = clean_text(exif_ifd.get(LENS_MODEL))
-    meta.exposure_time = to_float(exif_ifd.get(EXPOSURE_TIME))
-    meta.f_number = to_float(exif_ifd.get(F_NUMBER))
+    meta.exposure_time = _plausible("exposure_time", to_float(exif_ifd.get(EXPOSURE_TIME)))
+    meta.f_number = _plausible("f_number", to_float(exif_ifd.get(F_NUMBER)))
     iso = exif_ifd.get(ISO)
     iso = iso[0] if isinstance(iso, (tuple, list)) and iso else iso
-    meta.iso = int(iso) if isinstance(iso, int) and 0 < iso < 10_000_000 else None
-    meta.focal_length = to_float(exif_ifd.get(FOCAL_LENGTH))
+    meta.iso = iso if isinstance(iso, int) and _plausible("iso", iso) else None
+    meta.focal_length = _plausible("focal_length", to_float(exif_ifd.get(FOCAL_LENGTH)))
     orientation = base.get(ORIENTATION)
     if isinstance(orientation, (tuple, list)) and orientation:
         orientation = orientation[0]
@@ -196,6 +250,18 @@ def metadata_from_tags(base: dict, exif_ifd: dict, gps_ifd: dict) -> ImageMetada
                 value = _json_value(tags[tag])
                 if value not in (None, "", []):
                     subset[name] = value
+    # The subset is read too (the asset page, exports): it holds the checked values, not the raw ones.
+    for name, checked in (
+        ("ExposureTime", meta.exposure_time),
+        ("FNumber", meta.f_number),
+        ("ISO", meta.iso),
+        ("FocalLength", meta.focal_length),
+        ("FocalLengthIn35mmFormat", _plausible("focal_length", _json_value(exif_ifd.get(FOCAL_LENGTH_35)))),
+    ):
+        if checked is None:
+            subset.pop(name, None)
+        else:
+            subset[name] = checked if isinstance(checked, int) else round(checked, 6)
     if meta.gps:
         subset["GPSLatitude"], subset["GPSLongitude"] = meta.gps
     if meta.gps_altitude is not None:

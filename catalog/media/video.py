@@ -386,21 +386,55 @@ def ffprobe_info(ffprobe: str, path: str, timeout: float = 60) -> VideoInfo:
     return info
 
 
+NO_FFMPEG = "no poster frame: ffmpeg is not installed"
+
+
+class PosterError(Exception):
+    """No poster frame could be made; the message says why in words for the asset's note."""
+
+
 def poster_frame(ffmpeg: str, path: str, at_seconds: float, timeout: float = 60):
-    """One frame as a Pillow image, rotated as players show it; None when ffmpeg decodes nothing."""
+    """One frame as a Pillow image, rotated as players show it, from ``at_seconds`` or else from the start.
+
+    A clip shorter than the seek point (one frame, a header that overstates the duration) gives nothing there,
+    so the start is tried before giving up. Raises PosterError when neither gives a frame.
+    """
     from PIL import Image
 
-    command = [ffmpeg, "-v", "error", "-nostdin", "-ss", f"{at_seconds:.3f}", "-i", path]
-    command += ["-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"]
-    try:
-        completed = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return None
-    if completed.returncode != 0 or not completed.stdout:
-        return None
-    image = Image.open(io.BytesIO(completed.stdout))
-    image.load()
-    return image
+    reason = ""
+    for at in dict.fromkeys([at_seconds, 0.0]):
+        command = [ffmpeg, "-v", "error", "-nostdin", "-ss", f"{at:.3f}", "-i", path]
+        command += ["-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"]
+        try:
+            completed = subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+        except FileNotFoundError as exc:
+            raise PosterError(NO_FFMPEG) from exc
+        except OSError as exc:  # not executable, say: the tool's problem, not the video's
+            raise PosterError(f"no poster frame: ffmpeg cannot be run ({exc.strerror or exc})") from exc
+        except subprocess.TimeoutExpired:
+            reason = f"it took longer than {timeout:.0f} s"
+            continue
+        if completed.returncode == 0 and completed.stdout:
+            image = Image.open(io.BytesIO(completed.stdout))
+            image.load()
+            return image
+        reason = _ffmpeg_reason(completed.stderr) if completed.returncode else "it holds no video frame"
+    raise PosterError(f"no poster frame: ffmpeg could not decode this video ({reason})")
+
+
+_TAG = re.compile(r"^(\[[^]]*\]\s*)+")  # "[h264 @ 0x55d0c1]": which part of ffmpeg speaks
+
+
+def _ffmpeg_reason(stderr: bytes) -> str:
+    """The cause ffmpeg gives, short: its own summary ("…: Invalid data found when processing input") rather than
+    a decoder's details ("[h264 @ 0x…] Invalid NAL unit size"), without what comes before the cause."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    if any("does not contain any stream" in line for line in lines):
+        return "it has no video stream"
+    summaries = [line for line in lines if not _TAG.match(line) and not line.startswith("Last message repeated")]
+    line = (summaries or [_TAG.sub("", line) for line in lines] or ["no error message"])[0]
+    cause = line.rsplit(": ", 1)[-1].rstrip(".")[:120]
+    return cause[:1].lower() + cause[1:]
 
 
 PARSERS = {

@@ -20,7 +20,16 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from catalog.models import Asset, AssetStatus, Catalog, DuplicateGroup, DuplicateMember, GroupKind, NotDuplicate
+from catalog.models import (
+    Asset,
+    AssetStatus,
+    Catalog,
+    DateSource,
+    DuplicateGroup,
+    DuplicateMember,
+    GroupKind,
+    NotDuplicate,
+)
 from catalog.services.locks import with_catalog_lock
 from catalog.services.stats import catalog_stats_refresh
 from catalog.similarity.grouping import FINE_BYTES, Thresholds, build_groups, degenerate, similar_pairs
@@ -31,8 +40,9 @@ from jobs.progress import NullReporter, ProgressReporter
 CHUNK = 5000
 MEMBER_FIELDS = (
     "id", "path", "sha256", "format", "media_type", "width", "height", "size", "mtime_ns", "date_confidence",
-    "camera_make", "camera_model", "gps_latitude", "dhash", "phash",
+    "date_source", "camera_make", "camera_model", "gps_latitude", "dhash", "phash",
 )  # fmt: skip
+EXIF_DATE_SOURCES = {DateSource.EXIF_ORIGINAL, DateSource.EXIF_DIGITIZED}
 
 
 class DuplicatesError(Exception):
@@ -215,8 +225,9 @@ def _load_members(catalog: Catalog, shas: set[str]) -> dict[str, list[_Member]]:
 
 
 def _member(
-    id, path, sha256, fmt, media_type, width, height, size, mtime_ns, confidence, make, model, latitude, dhash, phash
-) -> _Member:
+    id, path, sha256, fmt, media_type, width, height, size, mtime_ns, confidence, date_source, make, model, latitude,
+    dhash, phash,
+) -> _Member:  # fmt: skip
     candidate = Candidate(
         path=path,
         format=fmt,
@@ -227,6 +238,7 @@ def _member(
         mtime_ns=mtime_ns,
         date_confidence=confidence,
         has_camera=bool(make or model),
+        has_exif_date=date_source in EXIF_DATE_SOURCES,
         has_gps=latitude is not None,
     )
     return _Member(id, sha256, dhash, phash, candidate)
@@ -317,8 +329,10 @@ def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
             batch_size=500,
         )
         _delete_in(DuplicateMember, "group_id", [g.pk for g, _ in rewrite if g.pk in stored])
-        # A group whose files changed (a new copy, say) is to be reviewed again.
-        DuplicateGroup.objects.filter(pk__in=[g.pk for g, _ in rewrite if g.pk in stored]).update(reviewed_at=None)
+        # A group whose files changed (a new copy, say) is to be reviewed again; new distances or scores alone (a
+        # new quality order, say) leave a review as it was.
+        refiled = [g.pk for g, facts in rewrite if g.pk in stored and _assets(stored[g.pk]) != _assets(facts)]
+        DuplicateGroup.objects.filter(pk__in=refiled).update(reviewed_at=None)
         rows = (
             DuplicateMember(group_id=group.pk, asset_id=asset, distance=d, phash_distance=p, quality_score=score)
             for group, facts in rewrite
@@ -326,6 +340,10 @@ def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
         )
         while batch := list(islice(rows, 2000)):
             DuplicateMember.objects.bulk_create(batch)
+
+
+def _assets(facts: set[tuple]) -> set[int]:
+    return {fact[0] for fact in facts}
 
 
 def _primary(spec: _GroupSpec, old: DuplicateGroup | None, chosen: set[int]) -> tuple[_Member, bool]:

@@ -1,16 +1,24 @@
 """Which copy of a picture is the best one: the primary of a duplicate group.
 
-The order, most important first:
+The primary is the copy a user keeps, so it must be the original, not the export or re-encode that happens to
+sit in a better container. The order, most important first:
 
-1. format: RAW (4) beats TIFF, PNG, BMP (3) beats HEIC, JPEG, MPO, AVIF (2) beats WebP, GIF (1); other formats
-   and videos are 0;
-2. more pixels;
-3. a larger file (less compressed);
-4. richer metadata: a more reliable capture date (date confidence), then a camera make or model, then GPS;
-5. the shorter path, then the older modification time, then the path itself (so there is never a tie).
+1. more pixels. Pixel counts within ``PIXEL_TOLERANCE`` (1 %) of the largest copy count as the same size, so a
+   4000×3000 original and a 4000×2999 crop of it tie here and the next rules decide (see ``best``); a RAW
+   counts its sensor size, which analysis stores as its width and height (LibRaw's visible area, never the
+   embedded preview's);
+2. an original's camera metadata: a camera make or model, or an EXIF capture date (DateTimeOriginal or
+   CreateDate) as the chosen date. Exports and messenger re-encodes lose both;
+3. format: RAW (4) beats lossless TIFF, PNG, BMP (3) beats lossy HEIC, JPEG, MPO, AVIF (2) beats WebP, GIF (1);
+   other formats and videos are 0;
+4. a larger file (less compressed);
+5. a more reliable capture date (date confidence), then GPS;
+6. the shorter path, then the older modification time, then the path itself (so there is never a tie).
 
-``quality_score`` condenses the first two into one number for display: format × 1000 + megapixels (a 24 MP
-RAW scores 4024.0, a 12 MP JPEG 2012.0). The full order above decides; the score never contradicts it.
+``quality_score`` (``Candidate.score``) is the copy's size in megapixels, two decimals ("12.0" for 4000×3000):
+the rule that decides first, readable on its own. The primary's score is within the tolerance of the group's
+highest; copies that close (a RAW and its camera's JPEG, an original and its PNG export) score alike, and the
+later rules, which the score does not show, chose between them.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 FORMAT_RANK = {"TIFF": 3, "PNG": 3, "BMP": 3, "HEIC": 2, "HEIF": 2, "JPEG": 2, "MPO": 2, "AVIF": 2, "WEBP": 1, "GIF": 1}
+PIXEL_TOLERANCE = 0.01
 
 
 def format_rank(fmt: str, media_type: str = "image") -> int:
@@ -41,25 +50,32 @@ class Candidate:
     size: int = 0
     mtime_ns: int = 0
     date_confidence: float | None = None
-    has_camera: bool = False
+    has_camera: bool = False  # a camera make or model
+    has_exif_date: bool = False  # the capture date comes from EXIF DateTimeOriginal or CreateDate
     has_gps: bool = False
 
     @property
     def pixels(self) -> int:
         return (self.width or 0) * (self.height or 0)
 
+    @property
+    def from_camera(self) -> bool:
+        return self.has_camera or self.has_exif_date
+
     def key(self) -> tuple:
-        """Sorts best first."""
-        return self._key
+        """Sorts best first with pixels compared exactly: for ordering pictures that are not copies of each other.
+
+        ``best`` picks among copies, where nearly equal sizes tie.
+        """
+        return (-self.pixels, *self._same_size_key)
 
     @cached_property
-    def _key(self) -> tuple:
+    def _same_size_key(self) -> tuple:
         return (
+            not self.from_camera,
             -format_rank(self.format, self.media_type),
-            -self.pixels,
             -self.size,
             -(self.date_confidence or 0.0),
-            not self.has_camera,
             not self.has_gps,
             len(self.path),
             self.mtime_ns,
@@ -68,8 +84,14 @@ class Candidate:
 
     @property
     def score(self) -> float:
-        return format_rank(self.format, self.media_type) * 1000 + round(min(self.pixels / 1e6, 999.99), 2)
+        return round(self.pixels / 1e6, 2)
 
 
 def best(candidates: list[Candidate]) -> Candidate:
-    return min(candidates, key=Candidate.key)
+    """The primary: the best, by the rules after pixels, of the copies within PIXEL_TOLERANCE of the largest.
+
+    The band is measured from the largest copy rather than cut on a fixed grid, so two nearly equal sizes never
+    fall on either side of a boundary, and the choice does not depend on the order of the candidates.
+    """
+    floor = max(c.pixels for c in candidates) * (1 - PIXEL_TOLERANCE)
+    return min((c for c in candidates if c.pixels >= floor), key=lambda c: c._same_size_key)

@@ -120,6 +120,20 @@ def test_a_reviewed_group_is_to_review_again_when_a_copy_joins_it(admin_client, 
     assert stats["unreviewed_groups"] == 2
 
 
+def test_a_review_survives_new_scores_of_the_same_files(admin_client, review, tmp_path):
+    from catalog.models import DuplicateMember
+
+    catalog, _ = review
+    similar = DuplicateGroup.objects.get(catalog=catalog, kind="similar")
+    post(admin_client, f"/api/duplicates/{similar.pk}/reviewed", {})
+    # As after an upgrade that scores quality anew: the same files, other scores.
+    DuplicateMember.objects.filter(group=similar).update(quality_score=12345.0)
+    analyze(tmp_path / "catalog", tmp_path / "photos", thumbnails=False)
+    similar.refresh_from_db()
+    assert similar.reviewed_at is not None
+    assert not DuplicateMember.objects.filter(group=similar, quality_score=12345.0).exists()  # rescored all the same
+
+
 def test_a_review_decision_on_a_catalog_never_summed_sums_it_whole(admin_client, review):
     from catalog.models import Catalog
 

@@ -12,11 +12,12 @@ from PIL.TiffImagePlugin import IFDRational
 
 from catalog.media.analyze import AnalyzeOptions, Problem, analyze_file
 from catalog.media.dates import capture_date
-from catalog.media.exif import clean_text, exif_structure_problems, metadata_from_tags, to_float
+from catalog.media.exif import camera_label, clean_text, exif_structure_problems, metadata_from_tags, to_float
 from tests.conftest import FIXTURES, exif_date, make_jpeg
 
 MAKE, MODEL, ORIENTATION = 0x010F, 0x0110, 0x0112
 EXPOSURE, FNUMBER, ISO, FOCAL, LENS, ORIGINAL = 0x829A, 0x829D, 0x8827, 0x920A, 0xA434, 0x9003
+FOCAL_35 = 0xA405
 
 
 def analyze(path: Path, **options) -> object:
@@ -195,7 +196,20 @@ def test_non_utf8_make_is_stored_safely(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [((1, 250), 0.004), ((0, 0), None), (IFDRational(28, 10), 2.8), (float("nan"), None), ("junk", None), (5, 5.0)],
+    [
+        ((1, 250), 0.004),
+        ((0, 0), None),
+        (IFDRational(28, 10), 2.8),
+        (float("nan"), None),
+        ("junk", None),
+        (5, 5.0),
+        ((0xFFFFFFFF, 1), None),  # "unknown", as some cameras write it
+        ((1, 0xFFFFFFFF), None),
+        (IFDRational(0xFFFFFFFF, 1), None),
+        (IFDRational(1, 0), None),
+        (0x7FFFFFFF, None),
+        (4294967295.0, None),
+    ],
 )
 def test_to_float(value: object, expected: float | None) -> None:
     assert to_float(value) == (pytest.approx(expected) if expected is not None else None)
@@ -204,6 +218,103 @@ def test_to_float(value: object, expected: float | None) -> None:
 def test_implausible_iso_is_dropped() -> None:
     assert metadata_from_tags({}, {ISO: 0}, {}).iso is None
     assert metadata_from_tags({}, {ISO: (800, 0)}, {}).iso == 800
+
+
+# (tag, value as written, what is stored): the bounds of what a camera can record, and just outside them.
+SANITY = [
+    (EXPOSURE, (30, 1), 30.0),
+    (EXPOSURE, (3600, 1), 3600.0),
+    (EXPOSURE, (3601, 1), None),
+    (EXPOSURE, (1, 8000), 0.000125),
+    (EXPOSURE, (0, 1), None),
+    (FNUMBER, (5, 10), 0.5),
+    (FNUMBER, (4, 10), None),
+    (FNUMBER, (128, 1), 128.0),
+    (FNUMBER, (129, 1), None),
+    (ISO, 65535, 65535),  # EXIF's "65535 or more"
+    (ISO, 9_999_999, 9_999_999),
+    (ISO, 10_000_000, None),
+    (ISO, 0xFFFFFFFF, None),
+    (FOCAL, (10_000, 1), 10_000.0),
+    (FOCAL, (10_001, 1), None),
+    (FOCAL, (0, 1), None),
+]
+
+
+@pytest.mark.parametrize(("tag", "value", "expected"), SANITY)
+def test_values_no_camera_records_are_stored_as_none(tag: int, value: object, expected: float | None) -> None:
+    meta = metadata_from_tags({}, {tag: value}, {})
+    stored = {EXPOSURE: meta.exposure_time, FNUMBER: meta.f_number, ISO: meta.iso, FOCAL: meta.focal_length}[tag]
+    assert stored == (pytest.approx(expected) if expected is not None else None)
+    name = {EXPOSURE: "ExposureTime", FNUMBER: "FNumber", ISO: "ISO", FOCAL: "FocalLength"}[tag]
+    assert meta.exif.get(name) == stored  # the stored EXIF subset never shows what the field refused
+
+
+def test_sentinels_in_a_real_file_are_stored_as_none(tmp_path: Path) -> None:
+    # The asset page showed "exposure 4294967295 s" for such a file.
+    path = write_jpeg(
+        tmp_path / "sentinels.jpg",
+        base={MAKE: "Canon", MODEL: "Canon EOS 5D"},
+        exif_ifd={
+            EXPOSURE: IFDRational(0xFFFFFFFF, 1),
+            FNUMBER: IFDRational(1, 0xFFFFFFFF),
+            ISO: 0,
+            FOCAL: IFDRational(0xFFFFFFFF, 1),
+            FOCAL_35: 0,
+        },
+        gps={1: "N", 2: (48, 51, 29), 3: "E", 4: (2, 17, 40), 6: IFDRational(0xFFFFFFFF, 1)},
+    )
+    result = analyze(path)
+    assert result.problem_kind == ""
+    assert (result.exposure_time, result.f_number, result.iso, result.focal_length) == (None, None, None, None)
+    assert result.gps_altitude is None
+    assert result.gps == pytest.approx((48.8580556, 2.2944444))
+    assert not {"ExposureTime", "FNumber", "ISO", "FocalLength", "FocalLengthIn35mmFormat", "GPSAltitude"} & set(
+        result.exif
+    )
+    assert (result.camera_make, result.camera_model) == ("Canon", "Canon EOS 5D")
+
+
+# Camera labels ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "model", "label"),
+    [
+        ("Canon", "Canon EOS 5D", "Canon EOS 5D"),
+        ("Canon", "EOS 5D Mark IV", "Canon EOS 5D Mark IV"),
+        ("NIKON CORPORATION", "NIKON D800", "NIKON D800"),
+        ("OLYMPUS IMAGING CORP.", "E-M1", "OLYMPUS E-M1"),
+        ("samsung", "Galaxy S24 Ultra", "samsung Galaxy S24 Ultra"),
+        ("Apple", "iPhone 11", "Apple iPhone 11"),
+        ("LG Electronics", "LG-H870", "LG-H870"),
+        (
+            "EASTMAN KODAK COMPANY",
+            "KODAK EASYSHARE C533 ZOOM DIGITAL CAMERA",
+            "KODAK EASYSHARE C533 ZOOM DIGITAL CAMERA",
+        ),
+        ("CASIO COMPUTER CO.,LTD.", "EX-Z750", "CASIO EX-Z750"),
+        ("Leica Camera AG", "LEICA Q2", "LEICA Q2"),
+        ("KDDI-TS", "A5301T", "KDDI-TS A5301T"),
+        ("", "Redmi Note 9S", "Redmi Note 9S"),
+        ("Xiaomi", "", "Xiaomi"),
+        ("", "", ""),
+    ],
+)
+def test_camera_label(make: str, model: str, label: str) -> None:
+    assert camera_label(make, model) == label
+
+
+def test_camera_label_of_real_files() -> None:
+    labels = {}
+    for name in ("r_canon.jpg", "hachoir_gps.jpg", "L_exif_xmp_iptc.heic"):
+        result = analyze(FIXTURES / name)
+        labels[name] = camera_label(result.camera_make, result.camera_model)
+    assert labels == {
+        "r_canon.jpg": "Canon PowerShot G1 X Mark II",  # make "Canon", model "Canon PowerShot G1 X Mark II"
+        "hachoir_gps.jpg": "KDDI-TS A5301T",
+        "L_exif_xmp_iptc.heic": "SONY ILCE-7SM3",
+    }
 
 
 # Orientation tag -------------------------------------------------------------------------------------------------

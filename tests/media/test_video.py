@@ -270,10 +270,77 @@ def test_no_poster_without_ffmpeg_is_a_note(tmp_path: Path, clips: dict[str, Pat
     root = tmp_path / "thumbs"
     result = analyze(clips["red.mp4"], thumbnails_root=str(root), ffmpeg=None)
     assert result.problem_kind == ""
-    assert result.note.startswith("no ffmpeg")
+    assert result.note == "no poster frame: ffmpeg is not installed"
     assert result.thumbnails == []
     assert (result.width, result.height) == (160, 120)
     assert not root.exists()
+
+
+def one_frame_clip(path: Path) -> Path:
+    subprocess.run(
+        [FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=64x48:d=0.04", "-c:v", "mpeg4", str(path)],
+        check=True,
+        timeout=60,
+    )
+    return path
+
+
+def assert_red_poster(root: Path, result: FileAnalysis) -> None:
+    assert (result.note, result.thumbnails) == ("", [128])
+    with Image.open(thumbnail_path(root, 128, result.sha256)) as poster:
+        assert poster.size == (64, 48)  # thumbnails never enlarge
+        red, green, blue = poster.convert("RGB").getpixel((32, 24))
+    assert red > 200 and green < 60 and blue < 60
+
+
+def test_one_frame_clip_gets_a_poster(tmp_path: Path) -> None:
+    root = tmp_path / "thumbs"
+    result = analyze(one_frame_clip(tmp_path / "one.mp4"), thumbnails_root=str(root), sizes=(128,), ffmpeg=FFMPEG)
+    assert result.duration == pytest.approx(0.04, abs=0.01)
+    assert_red_poster(root, result)
+
+
+def test_clip_shorter_than_its_header_says_gets_a_poster_from_its_first_frame(tmp_path: Path) -> None:
+    # The header claims 12 s, so the poster is looked for at 1 s, where this one-frame clip has nothing.
+    data = bytearray(one_frame_clip(tmp_path / "one.mp4").read_bytes())
+    at = data.index(b"mvhd") + 4  # version 0: flags, creation, modification, timescale, duration
+    (timescale,) = struct.unpack(">I", data[at + 12 : at + 16])
+    data[at + 16 : at + 20] = struct.pack(">I", 12 * timescale)
+    path = tmp_path / "long.mp4"
+    path.write_bytes(bytes(data))
+    root = tmp_path / "thumbs"
+    result = analyze(path, thumbnails_root=str(root), sizes=(128,), ffmpeg=FFMPEG)
+    assert result.duration == 12.0
+    assert_red_poster(root, result)
+
+
+def test_undecodable_video_gets_a_note_saying_why(tmp_path: Path, clips: dict[str, Path]) -> None:
+    # Its header is intact (the metadata is read), its frames are garbage.
+    data = bytearray(clips["red.mp4"].read_bytes())
+    at = data.index(b"mdat")
+    (length,) = struct.unpack(">I", data[at - 4 : at])
+    data[at + 4 : at - 4 + length] = b"\xff" * (length - 8)
+    path = tmp_path / "garbled.mp4"
+    path.write_bytes(bytes(data))
+    result = analyze(path, thumbnails_root=str(tmp_path / "thumbs"), ffmpeg=FFMPEG)
+    assert result.problem_kind == ""
+    assert (result.width, result.height) == (160, 120)
+    assert result.thumbnails == []
+    # ffmpeg's own words, without its log tags: "(invalid data found when processing input)" from ffmpeg 5.
+    lead, reason = result.note.split(" (", 1)
+    assert lead == "no poster frame: ffmpeg could not decode this video"
+    assert reason.endswith(")") and 3 < len(reason) < 125
+    assert "[" not in reason and "@ 0x" not in reason and str(path) not in reason
+
+
+def test_video_without_a_stream_and_a_missing_ffmpeg_get_notes(tmp_path: Path) -> None:
+    path = tmp_path / "header_only.mp4"
+    path.write_bytes(mp4(mvhd(datetime(2019, 3, 15, 14, 22, 33)), box(b"trak", tkhd(640, 480))))
+    thumbs = str(tmp_path / "thumbs")
+    result = analyze(path, thumbnails_root=thumbs, ffmpeg=FFMPEG)
+    assert result.note == "no poster frame: ffmpeg could not decode this video (it has no video stream)"
+    gone = analyze(path, thumbnails_root=thumbs, ffmpeg=str(tmp_path / "uninstalled" / "ffmpeg"))
+    assert gone.note == "no poster frame: ffmpeg is not installed"
 
 
 def test_rotated_clip_poster_is_portrait(tmp_path: Path, clips: dict[str, Path]) -> None:

@@ -14,6 +14,7 @@ import shutil
 import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from PIL import Image
 
 from catalog.models import Asset, DuplicateGroup, DuplicateMember, NotDuplicate
 from catalog.services.analyze import catalog_get_or_create
@@ -138,14 +139,22 @@ def test_groups_do_not_depend_on_the_order_rows_were_inserted(tmp_path, rng):
 
 
 PRIMARY_CASES = {
-    "RAW over TIFF": ({"fmt": "RAW/CR2", "width": 3000, "height": 2000}, {"fmt": "TIFF", "size": 900_000}),
-    "PNG over JPEG": ({"fmt": "PNG", "width": 320}, {"fmt": "JPEG"}),
+    "pixels over format and camera": ({"width": 700}, {"fmt": "RAW/CR2", "camera_make": "Canon", "size": 900_000}),
+    "pixels within 1 % tie": ({"fmt": "PNG", "height": 476}, {"size": 900_000}),
+    "camera over format": ({"camera_model": "E-M1"}, {"fmt": "PNG", "size": 900_000}),
+    "EXIF date over format": (
+        {"date_source": "exif_digitized", "date_confidence": 0.8},
+        {"fmt": "TIFF", "size": 900_000, "date_source": "filename", "date_confidence": 0.9},
+    ),
+    "RAW over its camera's JPEG": (
+        {"fmt": "RAW/CR2", "camera_make": "Canon", "width": 644},
+        {"camera_make": "Canon", "size": 900_000},
+    ),
+    "PNG over JPEG": ({"fmt": "PNG"}, {"fmt": "JPEG", "size": 900_000}),
     "HEIC over WebP": ({"fmt": "HEIC", "size": 10}, {"fmt": "WEBP"}),
-    "JPEG over GIF": ({"fmt": "JPEG"}, {"fmt": "GIF", "width": 6000, "height": 4000}),
-    "resolution": ({"width": 641}, {"size": 900_000}),
-    "file size": ({"size": 100_001}, {"camera_make": "Canon", "gps_latitude": 1.0, "date_confidence": 0.9}),
-    "date confidence": ({"date_confidence": 0.9}, {"date_confidence": 0.5, "camera_make": "Canon"}),
-    "camera": ({"camera_model": "E-M1"}, {"gps_latitude": 48.8}),
+    "JPEG over GIF": ({"fmt": "JPEG"}, {"fmt": "GIF", "size": 900_000}),
+    "file size": ({"size": 100_001}, {"gps_latitude": 1.0, "date_confidence": 0.9}),
+    "date confidence": ({"date_confidence": 0.9}, {"date_confidence": 0.5, "gps_latitude": 1.0}),
     "GPS": ({"gps_latitude": 48.8}, {}),
     "shortest path": ({"path": "/lib/b.jpg"}, {"path": "/lib/aa.jpg", "mtime_ns": 1}),
     "oldest file": ({"mtime_ns": 1}, {"mtime_ns": 2}),
@@ -176,7 +185,7 @@ def test_members_carry_distance_to_the_primary_and_quality_score(catalog, rng):
     group = similar_group(catalog)
     assert group.primary == raw and group.member_count == 3
     members = {m.asset_id: (m.distance, m.phash_distance, m.quality_score) for m in group.members.all()}
-    assert members == {raw.pk: (0, 0, 4024.0), jpeg.pk: (5, 2, 2000.31), copy.pk: (5, 2, 2000.31)}
+    assert members == {raw.pk: (0, 0, 24.0), jpeg.pk: (5, 2, 0.31), copy.pk: (5, 2, 0.31)}
 
 
 # Users' decisions ----------------------------------------------------------------------------------------------
@@ -415,6 +424,44 @@ def test_analyze_no_duplicates_and_threshold(library, catalog_dir):
     assert similar_groups(catalog) == [{str(path) for path in flower.values()}]
 
 
+# Primaries of analyzed copies ----------------------------------------------------------------------------------
+
+
+def test_primary_is_the_camera_original_not_its_export_or_a_messenger_copy(library, catalog_dir):
+    made = copies(FLOWER, library, only=("png",))  # the Canon's JPEG, a backup copy, a PNG export without EXIF
+    with Image.open(FLOWER) as image:
+        image.convert("RGB").resize((360, 270)).save(library / "IMG-20190315-WA0001.jpg", quality=60)
+
+    catalog, _ = analyze(catalog_dir, library, thumbnails=False)
+
+    group = similar_group(catalog)
+    assert set(group.members.values_list("asset__path", flat=True)) == {
+        str(made["original"]), str(made["copy"]), str(made["png"]), str(library / "IMG-20190315-WA0001.jpg")
+    }  # fmt: skip
+    assert (group.primary.path, group.primary_chosen) == (str(made["original"]), False)
+
+    # A user who keeps the export keeps it through every later run.
+    group_set_primary(group=group, asset=asset_at(catalog, made["png"]))
+    analyze(catalog_dir, library, thumbnails=False)
+    group = similar_group(catalog)
+    assert (group.primary.path, group.primary_chosen) == (str(made["png"]), True)
+
+
+def test_larger_jpeg_is_the_primary_over_a_smaller_tiff(library, catalog_dir):
+    with Image.open(FLOWER) as image:
+        picture = image.convert("RGB").transpose(Image.Transpose.ROTATE_90)
+    picture.resize((500, 667), Image.Resampling.LANCZOS).save(library / "flower.jpg", quality=90)
+    picture.resize((300, 400), Image.Resampling.LANCZOS).save(library / "flower.tif")
+
+    catalog, _ = analyze(catalog_dir, library, thumbnails=False)
+
+    group = similar_group(catalog)
+    assert group.member_count == 2
+    assert group.primary.path == str(library / "flower.jpg")
+    scores = dict(group.members.values_list("asset__format", "quality_score"))
+    assert scores == {"JPEG": 0.33, "TIFF": 0.12}
+
+
 # Export --------------------------------------------------------------------------------------------------------
 
 
@@ -446,20 +493,15 @@ def test_duplicates_json_matches_the_contract(grouped, catalog_dir, tmp_path):
     original, copy = str(grouped["original"]), str(grouped["copy"])
     assert exact["primary"] == original  # the shorter path
     assert sorted(m["path"] for m in exact["members"]) == sorted([original, copy])
-    assert similar["primary"] == str(grouped["png"])  # PNG over JPEG
+    assert similar["primary"] == original  # the camera's JPEG over its PNG export
     assert sorted(m["path"] for m in similar["members"]) == sorted(str(p) for p in grouped.values())
     scores = {m["path"]: m["quality_score"] for m in similar["members"]}
-    assert scores == {
-        str(grouped["png"]): 3000.17,
-        original: 2000.17,
-        copy: 2000.17,
-        str(grouped["resize_50"]): 2000.04,
-    }
-    assert similar["members"][0] == {
-        "path": str(grouped["png"]),
-        "sha256": asset_at(catalog_get_or_create(path=catalog_dir), grouped["png"]).sha256,
+    assert scores == {str(grouped["png"]): 0.17, original: 0.17, copy: 0.17, str(grouped["resize_50"]): 0.04}
+    assert next(m for m in similar["members"] if m["path"] == original) == {
+        "path": original,
+        "sha256": asset_at(catalog_get_or_create(path=catalog_dir), grouped["original"]).sha256,
         "distance": 0,
-        "quality_score": 3000.17,
+        "quality_score": 0.17,
     }
 
 
