@@ -397,7 +397,8 @@ def _set_dates(request: HttpRequest, catalog: Catalog) -> HttpResponse:
         except ValueError:
             return redirect(f"{here}?{urlencode({'error': 'give the date and time it was taken'})}")
     changed = assets_set_date(assets=catalog.assets.filter(pk__in=ids), taken_at=taken_at)
-    done = f"{changed} files dated by hand" if taken_at else f"{changed} files back to their own dates"
+    files = f"{changed} file" if changed == 1 else f"{changed} files"
+    done = f"{files} dated by hand" if taken_at else f"{files} back to their own dates"
     return redirect(f"{here}?{urlencode({'done': done})}")
 
 

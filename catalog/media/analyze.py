@@ -12,6 +12,7 @@ import hashlib
 import io
 import math
 import os
+import re
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -343,7 +344,7 @@ def _decode_upright(result: FileAnalysis, image: Image.Image, options: AnalyzeOp
     except OSError as exc:
         text = _message(exc)
         if "truncated" in text:
-            result.add_problem(Problem.TRUNCATED, f"image data is truncated ({text}); metadata was kept")
+            result.add_problem(Problem.TRUNCATED, TRUNCATED_MESSAGE)
         else:
             result.add_problem(Problem.CORRUPT, f"cannot decode image: {text}")
         return None
@@ -414,7 +415,8 @@ def _check_heif_items(result: FileAnalysis, image: Image.Image, data: bytes) -> 
         items = ", ".join(str(item) for item, _ in outside[:5])
         result.add_problem(
             Problem.TRUNCATED,
-            f"the file ends {max(n for _, n in outside)} bytes short: HEIF item(s) {items} lie outside it",
+            f"the file ends {_bytes(max(n for _, n in outside))} short: HEIF item{'s' if len(outside) > 1 else ''} "
+            f"{items} {'lie' if len(outside) > 1 else 'lies'} outside it",
         )
 
 
@@ -483,7 +485,7 @@ def _analyze_video(result: FileAnalysis, extension: str, options: AnalyzeOptions
     if info.truncated_by:
         result.add_problem(
             Problem.TRUNCATED,
-            f"the file ends {info.truncated_by} bytes short of its last section; metadata was kept",
+            f"the file ends {_bytes(info.truncated_by)} short of its last section; the metadata was kept",
         )
     width, height = info.width, info.height
     if info.rotation in (90, 270) and width and height:
@@ -515,4 +517,15 @@ def _message(exc: BaseException) -> str:
 
 
 def _bomb_message(exc: BaseException) -> str:
+    """Pillow's "Image size (268435456 pixels) exceeds limit of 240000000 pixels, could be …" in plain words."""
+    numbers = [int(n) for n in re.findall(r"\d+", _message(exc))]
+    if len(numbers) >= 2:
+        return f"{numbers[0]:,} pixels, more than the {numbers[1]:,} allowed (VAM_MAX_IMAGE_PIXELS)"
     return _message(exc).split(", could be")[0]
+
+
+TRUNCATED_MESSAGE = "the picture data is cut short: the file ends before the picture does; the metadata was kept"
+
+
+def _bytes(count: int) -> str:
+    return f"{count:,} byte" if count == 1 else f"{count:,} bytes"
