@@ -5,7 +5,6 @@ back to automatic) and the problem list."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 
 import pytest
