@@ -77,7 +77,7 @@ def test_date_review_sets_dates_by_hand_for_a_selection(admin_client, review, tm
     here = reverse("catalog:dates", args=[catalog.pk])
     page = admin_client.get(here).content.decode()
     scan = Asset.objects.get(catalog=catalog, path__endswith="scan.jpg")
-    assert scan.path in page and "not known</span> <span class=\"muted\">(file modified " in page
+    assert scan.path in page and 'not known</span> <span class="muted">(file modified ' in page
     flower = Asset.objects.get(path=str(made["original"]))
     assert flower.date_source == "exif_original" and flower.path not in page  # a reliable date is not listed
 
