@@ -85,6 +85,9 @@ class OrganizeOptions:
     # redundant copies to a folder" asks: a move of those alone, with the journal's rollback.
     only_redundant: bool = False
     undated_folder: str | None = "undated"  # None: assets without a reliable date are skipped
+    # An output inside a source folder is refused (the next analyze would catalog the organized copies again)
+    # unless it is left out of the catalog's scans: this adds it to ``exclude_directories`` when the run executes.
+    exclude_output: bool = False
     # For runs asked for through the web or the API: the library roots that the output and every file must lie in.
     roots: list[str] | None = None
 
@@ -100,6 +103,7 @@ class OrganizeOptions:
             skip_duplicates=params.get("skip_duplicates", False),
             only_redundant=params.get("only_redundant", False),
             undated_folder=params.get("undated_folder", "undated"),
+            exclude_output=params.get("exclude_output", False),
         )
 
 
@@ -157,11 +161,11 @@ def organize_check(catalog: Catalog, options: OrganizeOptions) -> str:
     for source in map(os.path.realpath, catalog.source_directories or []):
         if is_inside(source, output):
             raise OrganizeError(f"the source folder {source} is inside the output {output}: choose another output")
-        if is_inside(output, source) and not inside_any(output, excluded):
+        if is_inside(output, source) and not inside_any(output, excluded) and not options.exclude_output:
             raise OrganizeError(
                 f"the output {output} is inside the source folder {source}: the next analyze would catalog the "
-                "organized copies again. Choose another output, or exclude it from scans first "
-                f"(analyze … --exclude {output})"
+                "organized copies again. Choose another output, or leave it out of later scans (analyze … "
+                f'--exclude {output}, or the form\'s "leave it out of later scans")'
             )
     if options.operation == Operation.MOVE and catalog.last_analyzed_at is None:
         raise OrganizeError("this catalog has never been analyzed: run analyze before a move")
@@ -650,6 +654,8 @@ def catalog_organize(
     if not options.dry_run:
         _finish_in_flight(catalog, summary, reporter)
     resumed = summary.resumed
+    if options.exclude_output and not options.dry_run:
+        _exclude_from_scans(catalog, output)
     summary = _plan(catalog, job, output, options, reporter)
     summary.resumed = resumed
     if not options.dry_run and not summary.cancelled:
@@ -661,6 +667,15 @@ def catalog_organize(
     summary.elapsed = time.monotonic() - started
     reporter.update(phase="done", current=summary.planned, total=summary.planned)
     return summary
+
+
+def _exclude_from_scans(catalog: Catalog, output: str) -> None:
+    """Leave an output inside a source folder out of the catalog's later scans, before any file lands there."""
+    sources = [os.path.realpath(path) for path in catalog.source_directories or []]
+    excluded = [os.path.realpath(path) for path in catalog.exclude_directories or []]
+    if inside_any(output, sources) and not inside_any(output, excluded):
+        catalog.exclude_directories = sorted({*(catalog.exclude_directories or []), output})
+        catalog.save(update_fields=["exclude_directories", "updated_at"])
 
 
 def _tally(journal: Job, summary: OrganizeSummary) -> None:

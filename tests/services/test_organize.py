@@ -518,6 +518,24 @@ def test_output_inside_a_source_folder_is_refused(library, catalog_dir):
 
 
 @pytest.mark.django_db
+def test_an_output_inside_a_source_left_out_of_later_scans_is_organized_and_never_cataloged_again(library, catalog_dir):
+    camera_photo(library / "a.jpg", TAKEN)
+    catalog, _ = analyze(catalog_dir, library)
+    sorted_folder = library / "sorted"
+
+    job, summary = organize(catalog, sorted_folder, exclude_output=True, dry_run=True)
+    catalog.refresh_from_db()
+    assert summary.planned == 1 and catalog.exclude_directories == []  # a dry run changes nothing
+
+    job, summary = organize(catalog, sorted_folder, exclude_output=True)
+    assert summary.done == 1 and (sorted_folder / "2019" / "03").is_dir()
+    catalog.refresh_from_db()
+    assert catalog.exclude_directories == [str(sorted_folder.resolve())]
+    _, rescan = analyze(catalog_dir, library)  # the organized copy is not a new asset
+    assert Asset.objects.filter(catalog=catalog).count() == 1 and rescan.new == 0
+
+
+@pytest.mark.django_db
 def test_a_source_inside_the_output_is_refused(tmp_path, library, catalog_dir):
     camera_photo(library / "a.jpg", TAKEN)
     catalog, _ = analyze(catalog_dir, library)
