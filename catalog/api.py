@@ -107,7 +107,7 @@ GRID_PARAMETERS = [
         ("camera", "camera model, exactly"),
         ("media_type", "image or video"),
         ("problem", "1: only problem files; 0: none"),
-        ("undated", "1: no date, or a suspicious one"),
+        ("undated", "1: no reliable date (none, or only the file's modification time), or a suspicious one"),
         ("duplicates", "1: only files in a duplicate group; 0: none"),
         ("folder", "only files under this folder"),
         ("sort", "-taken_at (default), taken_at, path, -path, size, -size"),
