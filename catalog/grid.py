@@ -152,7 +152,10 @@ class AssetQuery:
             rows = list(assets[: limit + 1])
         else:  # the reliably dated in date order, then the rest by id
             dated = assets.filter(RELIABLE_DATE).order_by(*self.ordering())  # as the partial index has them
-            rest = assets.exclude(RELIABLE_DATE).order_by("-id" if descending else "id")
+            # (catalog, id) as the partial index orders them: a scan of the primary key would walk other catalogs
+            rest = assets.exclude(RELIABLE_DATE).order_by(
+                *(["-catalog_id", "-id"] if descending else ["catalog_id", "id"])
+            )
             value, pk = self._cursor(after) if after else (None, 0)
             if after and value is None:  # among the rest already
                 rows = list(rest.filter(**{f"id__{'lt' if descending else 'gt'}": pk})[: limit + 1])
