@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 from django.db.models import QuerySet
 
 from jobs.models import FINAL_STATUSES, Job
+
+UUID_GROUPS = (8, 4, 4, 4, 12)
 
 
 def _iso(value) -> str | None:
@@ -45,3 +49,31 @@ def job_list_visible(user, *, history: bool = False) -> QuerySet[Job]:
     if not history:
         jobs = jobs.exclude(status__in=FINAL_STATUSES)
     return jobs.order_by("-created_at")
+
+
+def job_list(*, active: bool, catalog=None) -> QuerySet[Job]:
+    """Every job, for the command line (it runs with the server's own rights): the active or the finished ones,
+    newest first, optionally of one catalog."""
+    jobs = Job.objects.select_related("catalog")
+    jobs = jobs.exclude(status__in=FINAL_STATUSES) if active else jobs.filter(status__in=FINAL_STATUSES)
+    if catalog is not None:
+        jobs = jobs.filter(catalog=catalog)
+    return jobs.order_by("-created_at")
+
+
+def job_id_matches(text: str) -> QuerySet[Job]:
+    """The jobs whose id starts with ``text`` (hex digits, hyphens optional), so that a short id works.
+
+    The prefix is given in the UUID's own spelling: Postgres compares ids as hyphenated text, and backends
+    without a UUID type drop the hyphens themselves."""
+    digits = text.strip().lower().replace("-", "")
+    if not re.fullmatch(r"[0-9a-f]{1,32}", digits):
+        return Job.objects.none()
+    if len(digits) == 32:
+        return Job.objects.filter(pk=uuid.UUID(digits))
+    groups, start = [], 0
+    for length in UUID_GROUPS:
+        if start < len(digits):
+            groups.append(digits[start : start + length])
+        start += length
+    return Job.objects.filter(id__startswith="-".join(groups))

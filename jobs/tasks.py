@@ -90,8 +90,10 @@ def _thumbnails(job: Job, reporter: JobReporter) -> dict[str, Any]:
         catalog=catalog,
         sizes=params.get("sizes") or list(settings.VAM_THUMBNAIL_SIZES),
         quality=params.get("quality", 80),
+        fmt=params.get("format", "webp"),
         force=params.get("force", False),
         reporter=reporter,
+        workers=params.get("workers"),
     )
     return summary.as_dict() | {"catalog": catalog.path}
 

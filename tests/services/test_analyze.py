@@ -201,7 +201,7 @@ def test_bad_files_become_problems_and_the_run_goes_on(library, catalog_dir, wor
     assert "empty" in empty.problem_message
     truncated = asset_at(catalog, library / "truncated.jpg")
     assert (truncated.status, truncated.problem_kind) == ("problem", "truncated")
-    assert "truncated" in truncated.problem_message
+    assert "cut short" in truncated.problem_message
     assert truncated.sha256 == hashlib.sha256(full[: len(full) // 2]).hexdigest()
     assert (truncated.width, truncated.height) == (200, 150)  # the header was still read
     text = asset_at(catalog, library / "notes.jpg")

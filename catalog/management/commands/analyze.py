@@ -1,14 +1,14 @@
 import argparse
 from pathlib import Path
-from typing import TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.management.common import add_job_arguments, submit_job
-from catalog.services.analyze import AnalyzeError, catalog_analyze, catalog_get_or_create, sources_check
-from catalog.services.locks import CatalogBusy
+from catalog.management.common import add_job_arguments, command_job, summary_from
+from catalog.selectors import catalog_by_path
+from catalog.services.analyze import AnalyzeError, AnalyzeSummary, sources_check
+from catalog.services.duplicates import DuplicatesSummary
 from catalog.similarity.grouping import DEFAULT_THRESHOLD, MAX_THRESHOLD
-from jobs.progress import TerminalReporter
+from jobs.models import JobKind
 
 
 def add_threshold_argument(parser: CommandParser) -> None:
@@ -27,14 +27,21 @@ def add_threshold_argument(parser: CommandParser) -> None:
     )
 
 
+NO_SOURCES = "no source folders: give one with -s DIR (the catalog remembers them after its first analyze)"
+
+
 class Command(BaseCommand):
-    help = "Scan source folders into a catalog: metadata, capture dates, hashes and thumbnails."
+    help = (
+        "Scan source folders into a catalog: metadata, capture dates, hashes and thumbnails. The catalog remembers "
+        "its folders: without -s, analyze rescans every folder it was given before."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("catalog_path", help="folder that identifies the catalog and holds its thumbnails")
         parser.add_argument(
-            "-s", "--source", dest="sources", action="append", required=True, metavar="DIR", help="photo folder"
-        )
+            "-s", "--source", dest="sources", action="append", metavar="DIR",
+            help="photo folder to scan now; it is added to the ones the catalog remembers (default: rescan those)",
+        )  # fmt: skip
         parser.add_argument("--no-duplicates", action="store_true", help="skip duplicate detection")
         add_threshold_argument(parser)
         parser.add_argument("--no-thumbnails", action="store_true", help="do not write thumbnails")
@@ -46,45 +53,44 @@ class Command(BaseCommand):
         add_job_arguments(parser)
 
     def handle(self, *args, **options) -> None:
-        if options["enqueue"] or options["wait"]:
-            try:
-                sources = sources_check(options["sources"])
-            except AnalyzeError as exc:
-                raise CommandError(str(exc)) from exc
-            params = {
-                "catalog_path": str(Path(options["catalog_path"]).expanduser().resolve()),
-                "source_directories": sources,
-                "detect_duplicates": not options["no_duplicates"],
-                "similarity_threshold": options["threshold"],
-                "thumbnails": not options["no_thumbnails"],
-                "workers": options["workers"],
-                "exclude_directories": options["exclude"],
-            }
-            submit_job(self, kind="analyze", params=params, wait=options["wait"])
-            return
-        reporter = TerminalReporter(cast(TextIO, self.stderr._out))
+        catalog_path = str(Path(options["catalog_path"]).expanduser().resolve())
+        catalog = catalog_by_path(catalog_path)
+        given = options["sources"]
+        if given:
+            wanted = given
+        elif catalog is not None and catalog.source_directories:
+            wanted = list(catalog.source_directories)
+        else:
+            raise CommandError(NO_SOURCES)
         try:
-            sources_check(options["sources"])  # before the catalog folder and row are created
-            catalog = catalog_get_or_create(path=options["catalog_path"])
-            summary = catalog_analyze(
-                catalog=catalog,
-                sources=options["sources"],
-                reporter=reporter,
-                workers=options["workers"],
-                thumbnails=not options["no_thumbnails"],
-                detect_duplicates=not options["no_duplicates"],
-                threshold=options["threshold"],
-                exclude=options["exclude"],
-            )
-        except (AnalyzeError, CatalogBusy) as exc:
-            raise CommandError(str(exc)) from exc
-        except KeyboardInterrupt as exc:
-            raise CommandError("interrupted; run analyze again to finish (finished files are kept)") from exc
-        finally:
-            reporter.close()
-        for error in summary.walk_errors[:20]:
+            sources = sources_check(wanted, catalog_path)
+        except AnalyzeError as exc:
+            hint = "" if given else " (a folder the catalog remembers: give -s DIR to scan others instead)"
+            raise CommandError(f"{exc}{hint}") from exc
+        if not given:
+            self.stderr.write(f"rescanning {_folders(sources)}")
+        params = {
+            "catalog_path": catalog_path,
+            "source_directories": sources,
+            "detect_duplicates": not options["no_duplicates"],
+            "similarity_threshold": options["threshold"],
+            "thumbnails": not options["no_thumbnails"],
+            "workers": options["workers"],
+            "exclude_directories": options["exclude"],
+        }
+        command_job(self, options, kind=JobKind.ANALYZE, params=params, catalog=catalog, report=self._report)
+
+    def _report(self, result: dict) -> None:
+        for error in result.get("walk_errors", [])[:20]:
             self.stderr.write(f"warning: cannot list {error}")
-        self.stdout.write(f"Catalog {catalog.path}")
+        duplicates = result.get("duplicates")
+        summary = summary_from(AnalyzeSummary, result | {"elapsed": result.get("elapsed_seconds", 0.0)})
+        summary.duplicates = summary_from(DuplicatesSummary, duplicates) if duplicates else None
+        self.stdout.write(f"Catalog {result['catalog']}")
         self.stdout.write(summary.line())
         if summary.duplicates:
             self.stdout.write(summary.duplicates.line())
+
+
+def _folders(paths: list[str]) -> str:
+    return f"{len(paths)} folder{'s' if len(paths) != 1 else ''}: {', '.join(paths)}"

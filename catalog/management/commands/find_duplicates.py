@@ -1,12 +1,9 @@
-from typing import TextIO, cast
-
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
 from catalog.management.commands.analyze import add_threshold_argument
-from catalog.management.common import add_job_arguments, existing_catalog, submit_job
-from catalog.services.duplicates import DuplicatesError, catalog_find_duplicates
-from catalog.services.locks import CatalogBusy
-from jobs.progress import TerminalReporter
+from catalog.management.common import add_job_arguments, command_job, existing_catalog, summary_from
+from catalog.services.duplicates import DuplicatesSummary
+from jobs.models import JobKind
 
 
 class Command(BaseCommand):
@@ -19,15 +16,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         catalog = existing_catalog(options["catalog_path"])
-        if options["enqueue"] or options["wait"]:
-            params = {"catalog_path": catalog.path, "similarity_threshold": options["threshold"]}
-            submit_job(self, kind="duplicates", params=params, wait=options["wait"])
-            return
-        reporter = TerminalReporter(cast(TextIO, self.stderr._out))
-        try:
-            summary = catalog_find_duplicates(catalog=catalog, threshold=options["threshold"], reporter=reporter)
-        except (DuplicatesError, CatalogBusy) as exc:
-            raise CommandError(str(exc)) from exc
-        finally:
-            reporter.close()
-        self.stdout.write(summary.line())
+        params = {"catalog_path": catalog.path, "similarity_threshold": options["threshold"]}
+        command_job(self, options, kind=JobKind.DUPLICATES, params=params, catalog=catalog, report=self._report)
+
+    def _report(self, result: dict) -> None:
+        self.stdout.write(summary_from(DuplicatesSummary, result).line())

@@ -1,10 +1,8 @@
-from typing import TextIO, cast
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.management.common import add_job_arguments, existing_catalog, submit_job
-from catalog.services.thumbnails import thumbnails_generate
-from jobs.progress import TerminalReporter
+from catalog.management.common import add_job_arguments, command_job, existing_catalog, summary_from
+from catalog.services.thumbnails import ThumbnailSummary
+from jobs.models import JobKind
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -26,33 +24,22 @@ class Command(BaseCommand):
         parser.add_argument("--quality", type=int, default=80)
         parser.add_argument("--format", dest="fmt", choices=["webp", "jpeg"], default="webp")
         parser.add_argument("--force", action="store_true", help="rewrite thumbnails that exist")
-        parser.add_argument("--workers", type=int, default=None)
+        parser.add_argument("--workers", type=int, default=None, help="processes to use (default: one per core)")
         add_job_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         if not 1 <= options["quality"] <= 100:
             raise CommandError("--quality must lie between 1 and 100")
         catalog = existing_catalog(options["catalog_path"])
-        if options["enqueue"] or options["wait"]:
-            params = {
-                "catalog_path": catalog.path,
-                "sizes": parse_sizes(options["sizes"]),
-                "quality": options["quality"],
-                "force": options["force"],
-            }
-            submit_job(self, kind="thumbnails", params=params, wait=options["wait"])
-            return
-        reporter = TerminalReporter(cast(TextIO, self.stderr._out))
-        try:
-            summary = thumbnails_generate(
-                catalog=catalog,
-                sizes=parse_sizes(options["sizes"]),
-                quality=options["quality"],
-                fmt=options["fmt"],
-                force=options["force"],
-                reporter=reporter,
-                workers=options["workers"],
-            )
-        finally:
-            reporter.close()
-        self.stdout.write(summary.line())
+        params = {
+            "catalog_path": catalog.path,
+            "sizes": parse_sizes(options["sizes"]),
+            "quality": options["quality"],
+            "format": options["fmt"],
+            "force": options["force"],
+            "workers": options["workers"],
+        }
+        command_job(self, options, kind=JobKind.THUMBNAILS, params=params, catalog=catalog, report=self._report)
+
+    def _report(self, result: dict) -> None:
+        self.stdout.write(summary_from(ThumbnailSummary, result).line())

@@ -1,9 +1,8 @@
-import uuid
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.management.common import add_job_arguments, existing_catalog, run_here, submit_job
+from catalog.management.common import add_job_arguments, command_job, existing_catalog, job_named
 from catalog.models import Operation
 from catalog.services.exports import plan_export
 from catalog.services.organize import (
@@ -49,17 +48,13 @@ class Command(BaseCommand):
         earlier = options["resume"] or options["rollback"]
         if earlier:
             action = "resume" if options["resume"] else "rollback"
-            params = {action: str(_organize_job(earlier).pk)}
+            params = {action: str(job_named(earlier, kind=JobKind.ORGANIZE).pk)}
         else:
             params = self._new_run(options)
-        if options["enqueue"] or options["wait"]:
-            job = submit_job(self, kind=JobKind.ORGANIZE, params=params, wait=options["wait"])
-            if options["enqueue"]:
-                return
-        else:
-            job = run_here(self, kind=JobKind.ORGANIZE, params=params)
+        job = command_job(self, options, kind=JobKind.ORGANIZE, params=params, report=self._report)
+        if job is None:
+            return
         result = job.result or {}
-        self.stdout.write(_summary_line(result))
         if options["plan"]:
             self._write_plan(journal_of(job), options["plan"])
         if result.get("failed"):
@@ -67,6 +62,9 @@ class Command(BaseCommand):
                 f"{result['failed']} files could not be organized (their reasons: /jobs/{job.pk}/?steps=failed, "
                 f"or --plan FILE); everything else is done"
             )
+
+    def _report(self, result: dict) -> None:
+        self.stdout.write(_summary_line(result))
 
     def _new_run(self, options) -> dict:
         if not options["catalog_path"] or not options["output_dir"]:
@@ -97,21 +95,6 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from exc
         self.stderr.write(f"plan of job {journal.pk}: {count} files written to {path}")
-
-
-def _organize_job(job_id: str) -> Job:
-    job = Job.objects.filter(pk=job_id, kind=JobKind.ORGANIZE).first() if _is_uuid(job_id) else None
-    if job is None:
-        raise CommandError(f"no organize job {job_id}")
-    return job
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _summary_line(result: dict) -> str:

@@ -1,0 +1,47 @@
+from django.core.management.base import BaseCommand
+from django.template.defaultfilters import filesizeformat
+
+from catalog.models import Catalog
+from catalog.services.stats import catalog_stats
+from catalog.templatetags.vam import counted
+
+
+class Command(BaseCommand):
+    help = "Every catalog with its figures: sources, files, problems, dates, duplicate groups, last analysis."
+
+    def handle(self, *args, **options) -> None:
+        catalogs = list(Catalog.objects.order_by("name", "path"))
+        if not catalogs:
+            self.stdout.write("no catalogs yet: create one with `manage.py analyze CATALOG_PATH -s DIR`")
+            return
+        self.stdout.write(counted(len(catalogs), "catalog"))
+        for catalog in catalogs:
+            self.stdout.write("")
+            self.stdout.write(f"{catalog.name}  {catalog.path}")
+            for label, value in _figures(catalog):
+                self.stdout.write(f"  {label + ':':<18}{value}")
+
+
+def _figures(catalog: Catalog) -> list[tuple[str, str]]:
+    stats = catalog_stats(catalog)
+
+    def figure(name: str) -> str:
+        return f"{stats.get(name) or 0:,}"
+
+    size = filesizeformat(stats.get("bytes", 0)).replace("\xa0", " ")
+    problems = figure("problems") + (f"; {figure('missing')} missing from disk" if stats.get("missing") else "")
+    groups = (stats.get("exact_groups") or 0) + (stats.get("similar_groups") or 0)
+    analyzed = catalog.last_analyzed_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if catalog.last_analyzed_at else ""
+    figures = [
+        ("sources", ", ".join(catalog.source_directories) or "none yet"),
+        ("files", f"{figure('assets')} ({figure('images')} photos, {figure('videos')} videos), {size}"),
+        ("problems", problems),
+        ("no reliable date", f"{figure('no_reliable_date')} ({figure('undated')} with no date, "
+                             f"{figure('mtime_dated')} dated only by the file's modification time)"),
+        ("duplicate groups", f"{groups:,} ({figure('exact_groups')} exact, {figure('similar_groups')} similar; "
+                             f"{figure('unreviewed_groups')} to review)"),
+        ("last analyzed", analyzed or "never"),
+    ]  # fmt: skip
+    if catalog.exclude_directories:
+        figures.insert(1, ("excluded", ", ".join(catalog.exclude_directories)))
+    return figures
