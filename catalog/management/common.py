@@ -15,6 +15,7 @@ from typing import Any, TextIO, TypeVar, cast
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from catalog.media.progress import TerminalReporter
 from catalog.models import Catalog
 from catalog.selectors import catalog_by_path
 from catalog.services.analyze import AnalyzeError
@@ -23,7 +24,6 @@ from catalog.services.locks import CatalogBusy
 from catalog.services.organize import OrganizeError
 from jobs import embedded
 from jobs.models import Job, JobStatus
-from jobs.progress import TerminalReporter
 from jobs.selectors import job_id_matches
 from jobs.services import current_worker_name, job_cancel, job_start, uses_redis
 from jobs.tasks import run_job

@@ -36,14 +36,15 @@ from catalog.media.exif import dates_from_exif_subset
 from catalog.media.hashing import to_signed64
 from catalog.media.paths import inside_any
 from catalog.media.pool import analyze_many
+from catalog.media.progress import NullReporter, ProgressReporter
 from catalog.media.video import tool_path
 from catalog.media.walk import WalkEntry, walk_media
+from catalog.media.words import counted
 from catalog.models import Asset, AssetStatus, Catalog, DateSource
 from catalog.services.duplicates import DuplicatesSummary, catalog_find_duplicates
 from catalog.services.locks import with_catalog_lock
 from catalog.services.stats import catalog_stats_refresh
 from catalog.similarity.grouping import Thresholds
-from jobs.progress import NullReporter, ProgressReporter
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,7 @@ class AnalyzeSummary:
 
     def line(self) -> str:
         return (
-            f"{self.seen} files seen: {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
+            f"{counted(self.seen, 'file')} seen: {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
             f"{self.reused} known content, {self.missing} marked missing; {self.problems} with problems in the "
             "catalog; "
             f"{self.elapsed:.1f} s, {self.files_per_second:.1f} files/s"

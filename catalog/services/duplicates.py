@@ -20,6 +20,8 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from catalog.media.progress import NullReporter, ProgressReporter
+from catalog.media.words import counted
 from catalog.models import (
     Asset,
     AssetStatus,
@@ -35,7 +37,6 @@ from catalog.services.stats import catalog_stats_refresh
 from catalog.similarity.grouping import FINE_BYTES, Thresholds, build_groups, degenerate, similar_pairs
 from catalog.similarity.quality import Candidate, best
 from catalog.similarity.search import Pairs
-from jobs.progress import NullReporter, ProgressReporter
 
 CHUNK = 5000
 MEMBER_FIELDS = (
@@ -65,9 +66,10 @@ class DuplicatesSummary:
 
     def line(self) -> str:
         return (
-            f"duplicates: {self.exact_groups} exact groups, {self.similar_groups} similar groups, "
-            f"{self.grouped_files} files in groups; {self.contents} pictures compared at threshold "
-            f"{self.threshold} ({self.degenerate} flat ones left out); {self.elapsed:.1f} s"
+            f"duplicates: {counted(self.exact_groups, 'exact group')}, "
+            f"{counted(self.similar_groups, 'similar group')}, {counted(self.grouped_files, 'file')} in groups; "
+            f"{counted(self.contents, 'picture')} compared at threshold {self.threshold} "
+            f"({counted(self.degenerate, 'flat one')} left out); {self.elapsed:.1f} s"
         )
 
 

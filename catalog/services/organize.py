@@ -38,6 +38,7 @@ from django.db.models import Count, F
 
 from catalog.media import safefs
 from catalog.media.paths import inside_any, is_inside, really_inside_any
+from catalog.media.progress import NullReporter, ProgressReporter
 from catalog.models import (
     Asset,
     AssetStatus,
@@ -50,7 +51,6 @@ from catalog.models import (
 )
 from catalog.services.locks import with_catalog_lock
 from jobs.models import Job, JobKind
-from jobs.progress import NullReporter, ProgressReporter
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from catalog.media.pool import analyze_many
+from catalog.media.progress import NullReporter, ProgressReporter
 from catalog.media.thumbnails import thumbnail_path
 from catalog.media.walk import WalkEntry
 from catalog.models import AssetStatus, Catalog
 from catalog.services.analyze import analyze_options, worker_count
-from jobs.progress import NullReporter, ProgressReporter
 
 
 @dataclass

@@ -6,6 +6,8 @@ from fractions import Fraction
 
 from django import template
 
+from catalog.media import words
+
 register = template.Library()
 
 
@@ -17,7 +19,7 @@ def counted(count, noun: str) -> str:
         number = int(count or 0)
     except (TypeError, ValueError):
         return f"{count} {plural or singular + 's'}"
-    return f"{number:,} {singular if number == 1 else (plural or singular + 's')}"
+    return words.counted(number, singular, plural)
 
 
 @register.filter

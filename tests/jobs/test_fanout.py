@@ -13,13 +13,13 @@ from django.utils import timezone
 from PIL import Image
 from rq import Worker
 
+from catalog.media.progress import NullReporter
 from catalog.media.walk import WalkEntry
 from catalog.models import Asset, AssetStatus
 from catalog.services.analyze import AnalyzeSummary, analyze_options, catalog_get_or_create
 from jobs import fanout
 from jobs.fanout import BatchReporter, FanOutRunner, batch_claim
 from jobs.models import BatchStatus, Job, JobBatch, JobKind, JobStatus
-from jobs.progress import NullReporter
 from jobs.services import job_start
 from tests.jobs.workers import FORKING_WORKER, wait_until
 

@@ -132,7 +132,7 @@ def test_catalog_folder_inside_the_source_is_not_scanned(library):
     assert thumbnails(catalog_dir)  # the first run wrote .webp thumbnails inside the source folder...
     paths = list(Asset.objects.values_list("path", flat=True))
     assert paths == [str(library / "a.jpg")]  # ...and neither they nor the stray .jpg were cataloged
-    assert "1 files seen: 0 new, 0 changed, 1 unchanged" in out
+    assert "1 file seen: 0 new, 0 changed, 1 unchanged" in out
 
 
 def test_analyze_no_thumbnails(library, catalog_dir):
@@ -186,7 +186,7 @@ def test_a_source_given_again_is_added_to_the_remembered_ones(tmp_path, catalog_
 
     out, _ = run("analyze", str(catalog_dir), "-s", str(camera), "--workers", "1")
 
-    assert "1 files seen: 1 new" in out  # only the folder given was scanned this time...
+    assert "1 file seen: 1 new" in out  # only the folder given was scanned this time...
     assert Catalog.objects.get().source_directories == [str(camera), str(phone)]  # ...and it joined the other
     out, _ = run("analyze", str(catalog_dir), "--workers", "1")
     assert "2 files seen: 0 new, 0 changed, 2 unchanged" in out
@@ -270,7 +270,7 @@ def test_find_duplicates_run_here_is_a_job_with_its_result(library, catalog_dir)
     assert job.status == JobStatus.SUCCESS and job.catalog == Catalog.objects.get()
     assert job.params == {"catalog_path": str(catalog_dir.resolve()), "similarity_threshold": 4}
     assert job.result["exact_groups"] == 1 and job.result["grouped_files"] == 2
-    assert out.startswith("duplicates: 1 exact groups, 0 similar groups, 2 files in groups; ")
+    assert out.startswith("duplicates: 1 exact group, 0 similar groups, 2 files in groups; ")
     assert "threshold 4" in out
 
 

@@ -385,12 +385,12 @@ def test_find_duplicates_prints_a_summary(library, catalog_dir):
     copies(FLOWER, library, only=("resize_50",))
 
     out, _ = run("analyze", str(catalog_dir), "-s", str(library), "--workers", "1", "--no-thumbnails")
-    assert "duplicates: 1 exact groups, 1 similar groups, 3 files in groups" in out
+    assert "duplicates: 1 exact group, 1 similar group, 3 files in groups" in out
     DuplicateGroup.objects.all().delete()
 
     out, _ = run("find_duplicates", str(catalog_dir))
 
-    assert out.startswith("duplicates: 1 exact groups, 1 similar groups, 3 files in groups; ")
+    assert out.startswith("duplicates: 1 exact group, 1 similar group, 3 files in groups; ")
     assert "2 pictures compared at threshold 16 (0 flat ones left out)" in out
     assert DuplicateGroup.objects.count() == 2
     out, _ = run("find_duplicates", str(catalog_dir), "--threshold", "0")

@@ -1,6 +1,7 @@
 """Progress reporting: the small interface services report through, and a terminal progress bar.
 
-The jobs system connects the same interface to Job rows and websockets; management commands use the bar.
+It lies in the Django-free core, below the services that report through it: the jobs system connects the same
+interface to Job rows and websockets (``jobs.reporter``); management commands use the bar.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import sys
 import time
 from typing import Protocol, TextIO
+
+from catalog.media.words import counted
 
 
 class ProgressReporter(Protocol):
@@ -56,7 +59,7 @@ class TerminalReporter:
 
     def _render(self, phase: str, current: int, total: int | None, message: str, elapsed: float) -> str:
         if phase == "done":
-            return f"done: {current} files {message}".rstrip()
+            return f"done: {counted(current, 'file')} {message}".rstrip()
         rate = current / elapsed if elapsed > 0 else 0.0
         if total:
             fraction = min(current / total, 1.0)
