@@ -164,8 +164,8 @@ def organize_check(catalog: Catalog, options: OrganizeOptions) -> str:
         if is_inside(output, source) and not inside_any(output, excluded) and not options.exclude_output:
             raise OrganizeError(
                 f"the output {output} is inside the source folder {source}: the next analyze would catalog the "
-                "organized copies again. Choose another output, or leave it out of later scans (analyze … "
-                f'--exclude {output}, or the form\'s "leave it out of later scans")'
+                "organized copies again. Choose another output, or leave it out of later scans (organize "
+                '--exclude-output, the form\'s "leave it out of later scans", or analyze … --exclude DIR)'
             )
     if options.operation == Operation.MOVE and catalog.last_analyzed_at is None:
         raise OrganizeError("this catalog has never been analyzed: run analyze before a move")

@@ -657,3 +657,10 @@ def test_organize_command_refuses_an_output_inside_the_source(library, catalog_d
         call_command("organize", str(catalog_dir), str(library / "sorted"), stderr=io.StringIO())
     assert not (library / "sorted").exists()
     assert not Job.objects.filter(kind=JobKind.ORGANIZE).exists()
+    # Left out of later scans, it is organized, and the next analyze does not catalog the copies.
+    out = io.StringIO()
+    call_command("organize", str(catalog_dir), str(library / "sorted"), "--exclude-output", stdout=out,
+                 stderr=io.StringIO())  # fmt: skip
+    assert "1 done" in out.getvalue() and (library / "sorted" / "2019" / "03").is_dir()
+    catalog, rescan = analyze(catalog_dir, library)
+    assert catalog.exclude_directories == [str((library / "sorted").resolve())] and rescan.seen == 1

@@ -35,6 +35,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--skip-duplicates", action="store_true", help="place only the primary of each exact duplicate group"
         )
+        parser.add_argument(
+            "--exclude-output", action="store_true",
+            help="an output inside a source folder: leave it out of the catalog's later scans instead of refusing it",
+        )  # fmt: skip
         undated = parser.add_mutually_exclusive_group()
         undated.add_argument("--undated-folder", default="undated", help="folder for files with no reliable date")
         undated.add_argument("--skip-undated", action="store_true", help="leave files with no reliable date out")
@@ -80,6 +84,7 @@ class Command(BaseCommand):
             "verify_checksums": not options["no_verify"],
             "skip_duplicates": options["skip_duplicates"],
             "undated_folder": None if options["skip_undated"] else options["undated_folder"],
+            "exclude_output": options["exclude_output"],
         }
         try:
             params["output_directory"] = organize_check(catalog, OrganizeOptions.from_params(params))
