@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PHOTOS ?=
 CATALOG ?= var/catalog
+NAME ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_HOST ?= 127.0.0.1
@@ -39,7 +40,7 @@ run: install
 	@$(PY) manage.py ensure_admin
 	@$(PY) manage.py collectstatic --noinput -v0
 	@$(PY) manage.py library_roots add "$(PHOTOS)" "$(CATALOG)" >/dev/null
-	$(PY) manage.py analyze "$(CATALOG)" -s "$(PHOTOS)"
+	$(PY) manage.py analyze "$(CATALOG)" -s "$(PHOTOS)" $(if $(NAME),--name "$(NAME)",$(if $(wildcard $(CATALOG)),,--name "$(notdir $(abspath $(PHOTOS)))"))
 	@$(MAKE) --no-print-directory serve
 
 serve: install

@@ -33,7 +33,8 @@ from catalog.services.duplicates import (
 )
 from catalog.services.review import assets_set_date
 from catalog.services.stats import catalog_stats
-from jobs.selectors import job_status, job_visible_for
+from jobs.pages import job_rows
+from jobs.selectors import job_visible_for
 
 GRID_PAGE = 120
 MAX_TIMELINE_MONTHS = 1200  # a century of bars at most
@@ -90,7 +91,7 @@ def dashboard(request: HttpRequest, catalog_id: int) -> HttpResponse:
         "stats": stats,
         "bars": bars,
         "chart_width": max(8 * len(bars), 8),
-        "jobs": [job_status(job) for job in jobs],
+        "jobs": job_rows(jobs),
         "grid": grid,
     }
     return render(request, "catalog/dashboard.html", context)
@@ -440,7 +441,7 @@ def _catalog_form(request: HttpRequest, catalog: Catalog | None) -> tuple[dict, 
     """The posted name, path and sources, checked as the API checks them; (values, errors)."""
     from rest_framework import serializers
 
-    from jobs.api import library_folder, new_catalog_path
+    from catalog.validators import library_folder, new_catalog_path
 
     values: dict[str, Any] = {
         "name": request.POST.get("name", "").strip(),

@@ -6,9 +6,7 @@ Every input is validated before anything is queued: bad JSON, wrong types, unkno
 
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -18,116 +16,139 @@ from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView, exception_handler
 
-from catalog.media.paths import is_inside, really_inside_any
 from catalog.selectors import catalog_by_path
+from catalog.services import organize
 from catalog.similarity.grouping import MAX_THRESHOLD
+from catalog.validators import REFUSED, known_catalog, library_folder, new_catalog_path, output_folder, refuse
 from jobs.models import Job, JobKind
 from jobs.selectors import job_list_visible, job_status, job_visible_for
 from jobs.services import job_cancel, job_start
 
 
-def inside_roots(path: str) -> bool:
-    return really_inside_any(path, settings.VAM_LIBRARY_ROOTS)
+def _text(required: str, max_length: int) -> dict[str, str]:
+    """Plain-word messages of a text field; ``required`` says what to give."""
+    return {"required": required, "blank": required, "null": required, "invalid": "must be text",
+            "max_length": f"is too long (at most {max_length} characters)"}  # fmt: skip
 
 
-def library_folder(path: str) -> str:
-    """A folder that exists inside the library roots, as a real absolute path; ValidationError otherwise."""
-    if "\x00" in path:
-        raise serializers.ValidationError("a path cannot contain NUL")
-    if not settings.VAM_LIBRARY_ROOTS:
-        raise serializers.ValidationError("no library roots are configured (VAM_LIBRARY_ROOTS): paths are refused")
-    if not os.path.isabs(path):
-        raise serializers.ValidationError(f"{path!r} is not an absolute path")
-    if not inside_roots(path):
-        raise serializers.ValidationError(f"{path} is outside the library roots")
-    if not os.path.isdir(path):
-        raise serializers.ValidationError(f"{path} is not an existing folder")
-    return os.path.realpath(path)
+def _number(low: int, high: int, each: str = "") -> dict[str, str]:
+    """Plain-word messages of a whole-number field with its bounds (``each``: "each size " in a list)."""
+    between = f"{each}must be between {low} and {high}"
+    return {"invalid": f"{each}must be a whole number", "min_value": between, "max_value": between,
+            "max_string_length": between, "null": f"{each}must be a whole number"}  # fmt: skip
 
 
-def new_catalog_path(path: str) -> str:
-    """Where a catalog may live: a known catalog, or a folder inside the data folder or the library roots."""
-    if "\x00" in path or not os.path.isabs(path):
-        raise serializers.ValidationError(f"{path!r} is not an absolute path")
-    if catalog_by_path(path) is not None:
-        return str(Path(path).resolve())
-    data_root = str(settings.VAM_DATA_DIR)
-    real = os.path.realpath(path)
-    if not (inside_roots(path) or is_inside(real, data_root)):
-        raise serializers.ValidationError(f"{path} is not a known catalog, nor inside the data folder or library roots")
-    return real
+def _choice(choices: list[str]) -> dict[str, str]:
+    return dict.fromkeys(("invalid_choice", "null"), f"must be one of {', '.join(choices)}")
 
 
-def known_catalog(path: str) -> str:
-    catalog = catalog_by_path(path) if "\x00" not in path else None
-    if catalog is None:
-        raise serializers.ValidationError(f"no catalog at {path}: analyze it first")
-    return catalog.path
+FLAG = {"invalid": "must be true or false", "null": "must be true or false"}
+# The organize service's own choices, as lists for the serializers and the forms.
+STRUCTURES, NAMINGS, OPERATIONS = list(organize.STRUCTURES), list(organize.NAMINGS), list(organize.OPERATIONS)
+MAX_SOURCES, MAX_SIZES = 64, 8
 
 
-class AnalyzeRequest(serializers.Serializer):
-    catalog_path = serializers.CharField(max_length=1024)
+class _Request(serializers.Serializer):
+    """A request whose every message is plain words: the API's ``error`` and the jobs forms show them as they are."""
+
+    default_error_messages = {"invalid": "the request must be a JSON object, not {datatype}"}
+
+
+class AnalyzeRequest(_Request):
+    catalog_path = serializers.CharField(max_length=1024, error_messages=_text("give the catalog folder", 1024))
     source_directories = serializers.ListField(
-        child=serializers.CharField(max_length=4096), min_length=1, max_length=64
-    )
-    detect_duplicates = serializers.BooleanField(default=True)
+        child=serializers.CharField(max_length=4096, error_messages=_text("give each source folder", 4096)),
+        min_length=1, max_length=MAX_SOURCES,
+        error_messages={"required": "give at least one source folder", "null": "give at least one source folder",
+                        "empty": "give at least one source folder", "min_length": "give at least one source folder",
+                        "max_length": f"give at most {MAX_SOURCES} source folders",
+                        "not_a_list": "must be a list of folders"},
+    )  # fmt: skip
+    detect_duplicates = serializers.BooleanField(default=True, error_messages=FLAG)
     similarity_threshold = serializers.IntegerField(
-        min_value=0, max_value=MAX_THRESHOLD, required=False, allow_null=True, default=None
+        min_value=0, max_value=MAX_THRESHOLD, required=False, allow_null=True, default=None,
+        error_messages=_number(0, MAX_THRESHOLD),
+    )  # fmt: skip
+    workers = serializers.IntegerField(
+        min_value=1, max_value=64, required=False, allow_null=True, default=None, error_messages=_number(1, 64)
     )
-    workers = serializers.IntegerField(min_value=1, max_value=64, required=False, allow_null=True, default=None)
 
     def validate_catalog_path(self, value: str) -> str:
         return new_catalog_path(value)
 
     def validate_source_directories(self, value: list[str]) -> list[str]:
-        return sorted({library_folder(path) for path in value})
+        """Every refused folder is told, not only the first."""
+        folders, refused = set(), []
+        for path in value:
+            try:
+                folders.add(library_folder(path))
+            except serializers.ValidationError as exc:
+                refused += exc.detail
+        if refused:
+            raise serializers.ValidationError(refused, code=REFUSED)
+        return sorted(folders)
 
 
-class ThumbnailsRequest(serializers.Serializer):
-    catalog_path = serializers.CharField(max_length=1024)
+class ThumbnailsRequest(_Request):
+    catalog_path = serializers.CharField(max_length=1024, error_messages=_text("choose a catalog", 1024))
     sizes = serializers.ListField(
-        child=serializers.IntegerField(min_value=16, max_value=4096), min_length=1, max_length=8, required=False
-    )
-    quality = serializers.IntegerField(min_value=1, max_value=100, default=80)
-    force = serializers.BooleanField(default=False)
+        child=serializers.IntegerField(min_value=16, max_value=4096, error_messages=_number(16, 4096, "each size ")),
+        min_length=1, max_length=MAX_SIZES, required=False,
+        error_messages={"null": "give at least one size", "empty": "give at least one size",
+                        "min_length": "give at least one size", "max_length": f"give at most {MAX_SIZES} sizes",
+                        "not_a_list": "must be a list of sizes in pixels"},
+    )  # fmt: skip
+    quality = serializers.IntegerField(min_value=1, max_value=100, default=80, error_messages=_number(1, 100))
+    force = serializers.BooleanField(default=False, error_messages=FLAG)
 
     def validate_catalog_path(self, value: str) -> str:
         return known_catalog(value)
 
 
-class OrganizeRequest(serializers.Serializer):
-    catalog_path = serializers.CharField(max_length=1024)
-    output_directory = serializers.CharField(max_length=4096)
-    operation = serializers.ChoiceField(["copy", "move", "hardlink"], default="copy")
-    directory_structure = serializers.ChoiceField(
-        ["YYYY/MM", "YYYY-MM", "YYYY/MM-DD", "YYYY-MM-DD", "YYYY", "FLAT"], default="YYYY/MM"
-    )
-    naming_strategy = serializers.ChoiceField(
-        ["date_time_checksum", "date_time_original", "original", "checksum"], default="date_time_checksum"
-    )
-    dry_run = serializers.BooleanField(default=False)
-    verify_checksums = serializers.BooleanField(default=True)
-    skip_duplicates = serializers.BooleanField(default=False)
+# Which field a refusal of organize_check is about, by what its message speaks of (the first that matches).
+ORGANIZE_REFUSALS = (("undated folder", "undated_folder"), ("output", "output_directory"))
+
+
+class OrganizeRequest(_Request):
+    catalog_path = serializers.CharField(max_length=1024, error_messages=_text("choose a catalog", 1024))
+    output_directory = serializers.CharField(max_length=4096, error_messages=_text("give the output folder", 4096))
+    operation = serializers.ChoiceField(OPERATIONS, default="copy", error_messages=_choice(OPERATIONS))
+    directory_structure = serializers.ChoiceField(STRUCTURES, default="YYYY/MM", error_messages=_choice(STRUCTURES))
+    naming_strategy = serializers.ChoiceField(NAMINGS, default="date_time_checksum", error_messages=_choice(NAMINGS))
+    dry_run = serializers.BooleanField(default=False, error_messages=FLAG)
+    verify_checksums = serializers.BooleanField(default=True, error_messages=FLAG)
+    skip_duplicates = serializers.BooleanField(default=False, error_messages=FLAG)
     only_redundant = serializers.BooleanField(
-        default=False, help_text="only the copies other than the primary of each exact duplicate group"
-    )
+        default=False, error_messages=FLAG,
+        help_text="only the copies other than the primary of each exact duplicate group",
+    )  # fmt: skip
     undated_folder = serializers.CharField(
         max_length=255, allow_null=True, default="undated",
+        error_messages=_text("give a folder name for undated files", 255),
         help_text="folder (in the output) for files without a reliable date; null leaves them out",
+    )  # fmt: skip
+    exclude_output = serializers.BooleanField(
+        default=False, error_messages=FLAG,
+        help_text="an output inside a source folder is left out of the catalog's later scans instead of refused",
     )  # fmt: skip
 
     def validate_catalog_path(self, value: str) -> str:
         return known_catalog(value)
 
     def validate_output_directory(self, value: str) -> str:
-        if "\x00" in value or not os.path.isabs(value) or not inside_roots(value):
-            raise serializers.ValidationError(f"{value} is outside the library roots")
-        return os.path.realpath(value)
+        return output_folder(value)
+
+    def validate_undated_folder(self, value: str | None) -> str | None:
+        if value is not None and ("/" in value or value in (".", "..")):
+            refuse("must be a plain folder name, without /")
+        return value
 
     def validate(self, attrs: dict) -> dict:
-        """The refusals of organize itself: output inside a source, a move on a catalog never analyzed, …"""
+        """The refusals of organize itself (output inside a source, a move on a catalog never analyzed, …), under
+        the field they are about, else for the request as a whole."""
         from catalog.services.organize import OrganizeError, OrganizeOptions, organize_check
 
         catalog = catalog_by_path(attrs["catalog_path"])
@@ -137,7 +158,9 @@ class OrganizeRequest(serializers.Serializer):
         try:
             attrs["output_directory"] = organize_check(catalog, options)
         except OrganizeError as exc:
-            raise serializers.ValidationError(str(exc)) from exc
+            message = str(exc)
+            field = next((name for words, name in ORGANIZE_REFUSALS if words in message), None)
+            raise serializers.ValidationError({field: message} if field else message, code=REFUSED) from exc
         return attrs
 
 
@@ -171,8 +194,10 @@ class _Submit(APIView):
     def post(self, request: Request) -> Response:
         data = self.request_serializer(data=request.data)
         data.is_valid(raise_exception=True)
+        params = dict(data.validated_data)
         with transaction.atomic():
-            job = job_start(kind=self.kind, params=dict(data.validated_data), user=request.user)
+            catalog = catalog_by_path(params["catalog_path"])
+            job = job_start(kind=self.kind, params=params, user=request.user, catalog=catalog)
         message = f"{self.kind} job submitted"
         return Response({"job_id": str(job.pk), "status": job.status, "message": message}, status.HTTP_202_ACCEPTED)
 
@@ -293,14 +318,26 @@ def api_exception_handler(exc, context) -> Response | None:
     if isinstance(data, dict) and "detail" in data and len(data) == 1:
         body = {"error": str(data["detail"])}
     else:
-        body = {"error": "invalid request: " + "; ".join(_flatten(data)), "fields": data}
+        body = {"error": "invalid request: " + "; ".join(error_lines(data)), "fields": data}
     response.data = body
     return response
 
 
-def _flatten(errors, prefix: str = "") -> list[str]:
+def error_lines(errors, prefix: str = "") -> list[str]:
+    """Validation errors as lines of words, each once: `field: message`. The entries of a list field (keyed by
+    their index) and the errors of no field take no prefix of their own."""
     if isinstance(errors, dict):
-        return [line for key, value in errors.items() for line in _flatten(value, f"{prefix}{key}: ")]
-    if isinstance(errors, list):
-        return [line for value in errors for line in _flatten(value, prefix)]
-    return [f"{prefix}{errors}"]
+        lines = [
+            line
+            for key, value in errors.items()
+            for line in error_lines(value, prefix if _unnamed(key) else f"{prefix}{key}: ")
+        ]
+    elif isinstance(errors, list):
+        lines = [line for value in errors for line in error_lines(value, prefix)]
+    else:
+        lines = [f"{prefix}{errors}"]
+    return list(dict.fromkeys(lines))
+
+
+def _unnamed(key) -> bool:
+    return isinstance(key, int) or str(key).isdigit() or key == api_settings.NON_FIELD_ERRORS_KEY

@@ -1,54 +1,125 @@
 // Live job progress over the websocket: /ws/jobs/ on the jobs page, /ws/jobs/<id>/ on a job's page.
 // Every message carries a whole job status, so the page is always re-rendered from what arrives; after a
-// reconnect (with backoff) the snapshot the server sends first brings every row up to date.
+// reconnect (with backoff) the snapshot the server sends first brings every row up to date. When a job's page
+// sees its job end, it reloads the part below the progress (result, files) from the server, once.
 (function () {
   "use strict";
-  const table = document.querySelector("table[data-live]");
-  if (!table) return;
-  const scope = table.dataset.live;
-  const body = table.querySelector("tbody");
+  const live = document.querySelector("[data-live]");
+  if (!live) return;
+  const scope = live.dataset.live;
+  const holder = live.tagName === "TABLE" ? live.tBodies[0] : live; // a list's rows, or a job's page
   const state = document.getElementById("live-state");
   const FINAL = ["SUCCESS", "FAILURE", "CANCELLED"];
+  const PHASES = {
+    scan: "listing files", analyze: "analyzing", plan: "planning", execute: "organizing",
+    thumbnails: "making thumbnails", duplicates: "finding duplicates", rollback: "rolling back", done: "done",
+  };
   const blank = document.getElementById("job-row");
   const template = blank ? blank.content.querySelector("tr") : null;
   let delay = 1000;
 
   function text(row, field, value) {
-    const node = row.querySelector('[data-field="' + field + '"]');
-    if (node) node.textContent = value;
+    row.querySelectorAll('[data-field="' + field + '"]').forEach(function (node) { node.textContent = value; });
+  }
+
+  // The same words as jobs.pages.duration_words.
+  function words(seconds) {
+    if (seconds < 1) return "under 1 s";
+    if (seconds < 10) return seconds.toFixed(1) + " s";
+    const whole = Math.round(seconds);
+    const units = [[86400, "d", 3600, "h"], [3600, "h", 60, "min"], [60, "min", 1, "s"]];
+    for (const [big, bigUnit, small, smallUnit] of units) {
+      if (whole >= big) {
+        const rest = Math.floor((whole % big) / small);
+        return Math.floor(whole / big) + " " + bigUnit + (rest ? " " + rest + " " + smallUnit : "");
+      }
+    }
+    return whole + " s";
+  }
+
+  function since(iso) {
+    return (Date.now() - Date.parse(iso)) / 1000;
+  }
+
+  // The same as jobs.pages.job_duration, from the row's data attributes.
+  function duration(data) {
+    const final = FINAL.includes(data.status);
+    if (!data.started) return final ? "never started" : "waiting for " + words(since(data.created));
+    if (!data.finished) return final ? "" : "running for " + words(since(data.started));
+    return words((Date.parse(data.finished) - Date.parse(data.started)) / 1000);
+  }
+
+  function tick() {
+    holder.querySelectorAll("[data-job-id]").forEach(function (row) {
+      if (row.dataset.created) text(row, "duration", duration(row.dataset));
+    });
+  }
+
+  function number(value) {
+    return value.toLocaleString("en-US");
+  }
+
+  // A row the server has not rendered (a job submitted since): its blank copy, then the server's row.
+  function newRow(job) {
+    const row = template.cloneNode(true);
+    row.dataset.jobId = job.job_id;
+    const link = row.querySelector("a");
+    link.href = "/jobs/" + job.job_id + "/";
+    link.textContent = job.kind.charAt(0).toUpperCase() + job.kind.slice(1);
+    row.querySelector("form").action = "/jobs/" + job.job_id + "/cancel/";
+    holder.prepend(row);
+    fetch("/jobs/" + job.job_id + "/?part=row", { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) {
+        const title = new DOMParser().parseFromString("<table>" + html + "</table>", "text/html")
+          .querySelector('[data-field="title"]');
+        if (title) row.querySelector('[data-field="title"]').textContent = title.textContent;
+      });
+    return row;
+  }
+
+  // A job's page: the part below the progress, as the server renders it now that the job has ended.
+  function reloadBody() {
+    const body = document.getElementById("job-body");
+    if (!body) return;
+    const url = new URL(location.href);
+    url.searchParams.set("part", "body");
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (html === null) return;
+        body.innerHTML = html;
+        tick();
+      });
   }
 
   function render(job) {
-    let row = body.querySelector('tr[data-job-id="' + job.job_id + '"]');
+    let row = holder.querySelector('[data-job-id="' + job.job_id + '"]');
     if (!row) {
       if (!template || scope !== "all" || FINAL.includes(job.status)) return;
-      row = template.cloneNode(true);
-      row.dataset.jobId = job.job_id;
-      const link = row.querySelector("a");
-      link.href = "/jobs/" + job.job_id + "/";
-      link.textContent = job.kind;
-      row.querySelector("form").action = "/jobs/" + job.job_id + "/cancel/";
-      body.prepend(row);
+      row = newRow(job);
     }
+    const ended = FINAL.includes(job.status) && !FINAL.includes(row.dataset.status || "");
+    Object.assign(row.dataset, {
+      status: job.status, created: job.created_at || "", started: job.started_at || "", finished: job.finished_at || "",
+    });
     const percent = job.percent === null ? 0 : job.percent;
     row.querySelector('[data-field="bar"]').style.width = percent + "%";
     text(row, "status", job.status);
-    row.querySelector('[data-field="status"]').className = "badge " + job.status.toLowerCase();
+    row.querySelectorAll('[data-field="status"]').forEach(function (node) {
+      node.className = "badge " + job.status.toLowerCase();
+    });
     text(row, "percent", job.percent === null ? "" : job.percent.toFixed(1) + "%");
-    text(row, "phase", job.phase);
-    text(row, "counts", job.total ? job.current + "/" + job.total : (job.current ? String(job.current) : ""));
-    text(row, "eta", job.eta_seconds ? "ETA " + Math.round(job.eta_seconds) + " s" : "");
-    text(row, "message", job.message);
-    const cancel = row.querySelector('[data-field="cancel"]');
-    if (cancel) cancel.hidden = FINAL.includes(job.status);
-    if (scope !== "all") {
-      const result = document.querySelector('[data-detail="result"]');
-      if (result) result.textContent = job.result ? JSON.stringify(job.result, null, 2) : "—";
-      const error = document.querySelector('[data-detail="error"]');
-      if (error) error.textContent = job.error || "—";
-    }
+    const running = !FINAL.includes(job.status);
+    text(row, "phase", running ? PHASES[job.phase] || job.phase : "");
+    text(row, "counts", job.total ? number(job.current) + " of " + number(job.total) : (job.current ? number(job.current) : ""));
+    text(row, "eta", job.eta_seconds && running ? "about " + words(job.eta_seconds) + " left" : "");
+    text(row, "message", running ? job.message : "");
+    text(row, "duration", duration(row.dataset));
+    row.querySelectorAll('[data-field="cancel"]').forEach(function (cancel) { cancel.hidden = !running; });
+    if (scope !== "all" && ended) reloadBody();
     const empty = document.querySelector("[data-empty]");
-    if (empty) empty.hidden = body.querySelector("tr") !== null;
+    if (empty) empty.hidden = holder.querySelector("[data-job-id]") !== null;
   }
 
   function connect() {
@@ -70,5 +141,7 @@
       delay = Math.min(delay * 2, 30000);
     };
   }
+  tick();
+  setInterval(tick, 1000);
   connect();
 })();

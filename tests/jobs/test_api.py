@@ -90,25 +90,41 @@ def test_users_see_only_their_own_jobs(client, django_user_model, admin_user):
     ("body", "says"),
     [
         ("{not json", "JSON parse error"),
-        ("[]", "Expected a dictionary"),
+        ("[]", "the request must be a JSON object"),
         ("null", "No data provided"),
-        ({"source_directories": ["/x"]}, "catalog_path: This field is required"),
-        ({"catalog_path": 5, "source_directories": "photos"}, "source_directories: Expected a list"),
-        ({"catalog_path": "/c", "source_directories": []}, "source_directories"),
-        ({"catalog_path": "/c", "source_directories": [["nested"]]}, "source_directories"),
-        ({"catalog_path": "relative", "source_directories": ["PHOTOS"]}, "is not an absolute path"),
+        ({"source_directories": ["/x"]}, "catalog_path: give the catalog folder"),
+        ({"catalog_path": 5, "source_directories": "photos"}, "source_directories: must be a list of folders"),
+        ({"catalog_path": "/c", "source_directories": []}, "source_directories: give at least one source folder"),
+        ({"catalog_path": "/c", "source_directories": [["nested"]]}, "source_directories: must be text"),
+        ({"catalog_path": "relative", "source_directories": ["PHOTOS"]}, "catalog_path: must be an absolute path"),
+        (
+            {"catalog_path": "/c", "source_directories": ["photos"]},
+            "source_directories: photos must be an absolute path",
+        ),
         ({"catalog_path": "/c", "source_directories": ["/etc"]}, "outside the library roots"),
         ({"catalog_path": "/c", "source_directories": ["PHOTOS/../../.."]}, "outside the library roots"),
-        ({"catalog_path": "/c", "source_directories": ["PHOTOS/missing"]}, "not an existing folder"),
+        ({"catalog_path": "/c", "source_directories": ["PHOTOS/missing"]}, "missing is not an existing folder"),
         ({"catalog_path": "/c", "source_directories": ["PHOTOS\x00"]}, "Null characters are not allowed"),
-        ({"catalog_path": "/etc/vam", "source_directories": ["PHOTOS"]}, "not a known catalog"),
+        (
+            {"catalog_path": "/etc/vam", "source_directories": ["PHOTOS"]},
+            "must be inside the data folder or the library",
+        ),
         (
             {"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "similarity_threshold": "high"},
-            "valid integer",
+            "similarity_threshold: must be a whole number",
         ),
-        ({"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "similarity_threshold": 99}, "less than or"),
-        ({"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "workers": -3}, "workers"),
-        ({"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "detect_duplicates": "maybe"}, "valid boolean"),
+        (
+            {"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "similarity_threshold": 99},
+            "must be between 0 and 24",
+        ),
+        (
+            {"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "workers": -3},
+            "workers: must be between 1 and 64",
+        ),
+        (
+            {"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "detect_duplicates": "maybe"},
+            "must be true or false",
+        ),
     ],
 )
 def test_bad_analyze_requests_answer_400_with_a_clear_error(admin_client, roots, body, says):
@@ -117,7 +133,9 @@ def test_bad_analyze_requests_answer_400_with_a_clear_error(admin_client, roots,
         body = text
     response = post(admin_client, "/api/jobs/analyze", body)
     assert response.status_code == 400, response.content
-    assert says in response.json()["error"]
+    error = response.json()["error"]
+    assert says in error
+    assert not any(noise in error for noise in ("non_field_errors", "ErrorDetail", "{", "[", "'"))  # words only
     assert not Job.objects.exists()
 
 
@@ -127,9 +145,16 @@ def test_thumbnails_need_a_known_catalog_and_sane_options(
     response = post(admin_client, "/api/jobs/thumbnails", {"catalog_path": str(roots / "nothing")})
     assert response.status_code == 400 and "no catalog at" in response.json()["error"]
     catalog = Catalog.objects.create(path=str(roots / "cat"), name="cat")
-    for bad in ({"sizes": [8]}, {"sizes": "256"}, {"quality": 0}, {"force": [1]}):
+    for bad, says in (
+        ({"sizes": [8, 9000]}, "invalid request: sizes: each size must be between 16 and 4096"),
+        ({"sizes": ["big"]}, "invalid request: sizes: each size must be a whole number"),
+        ({"sizes": "256"}, "invalid request: sizes: must be a list of sizes in pixels"),
+        ({"sizes": []}, "invalid request: sizes: give at least one size"),
+        ({"quality": 0}, "invalid request: quality: must be between 1 and 100"),
+        ({"force": [1]}, "invalid request: force: must be true or false"),
+    ):
         response = post(admin_client, "/api/jobs/thumbnails", {"catalog_path": catalog.path} | bad)
-        assert response.status_code == 400, bad
+        assert response.status_code == 400 and response.json()["error"] == says, (bad, response.json())
     with django_capture_on_commit_callbacks(execute=True):
         body = {"catalog_path": catalog.path, "sizes": [128], "quality": 70, "force": True}
         response = post(admin_client, "/api/jobs/thumbnails", body)
@@ -144,18 +169,21 @@ def test_organize_is_validated_and_refused_clearly_then_queued(
     catalog = Catalog.objects.create(path=str(roots / "cat"), name="cat", source_directories=[str(photos)])
     organize = {"catalog_path": catalog.path, "output_directory": str(roots / "sorted")}
     refusals = [
-        ({"output_directory": "/tmp/out"}, "outside the library roots"),
-        ({"output_directory": str(photos / "sorted")}, "inside the source folder"),
+        ({"output_directory": "/tmp/out"}, "output_directory: /tmp/out is outside the library roots"),
+        ({"output_directory": "sorted"}, "output_directory: must be an absolute path"),
+        ({"output_directory": ""}, "output_directory: give the output folder"),
+        ({"output_directory": str(photos / "sorted")}, "output_directory: the output"),  # … is inside the source
         ({"output_directory": str(roots)}, "is inside the output"),
         ({"output_directory": str(roots / "cat" / "x")}, "inside the catalog folder"),
-        ({"operation": "move"}, "never been analyzed"),
-        ({"operation": "shred"}, "operation"),
-        ({"naming_strategy": "random"}, "naming_strategy"),
-        ({"undated_folder": "../escape"}, "plain folder name"),
+        ({"operation": "move"}, "invalid request: this catalog has never been analyzed"),
+        ({"operation": "shred"}, "operation: must be one of copy, move, hardlink"),
+        ({"naming_strategy": "random"}, "naming_strategy: must be one of date_time_checksum"),
+        ({"undated_folder": "../escape"}, "undated_folder: must be a plain folder name"),
     ]
     for change, message in refusals:
         response = post(admin_client, "/api/jobs/organize", organize | change)
-        assert response.status_code == 400 and message in response.json()["error"], (change, response.json())
+        error = response.json()["error"]
+        assert response.status_code == 400 and message in error and "non_field_errors" not in error, (change, error)
     assert not Job.objects.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -166,7 +194,7 @@ def test_organize_is_validated_and_refused_clearly_then_queued(
     assert job.params == organize | {
         "output_directory": str((roots / "sorted").resolve()), "operation": "copy", "directory_structure": "YYYY/MM",
         "naming_strategy": "date_time_checksum", "dry_run": True, "verify_checksums": True,
-        "skip_duplicates": False, "only_redundant": False, "undated_folder": "undated",
+        "skip_duplicates": False, "only_redundant": False, "undated_folder": "undated", "exclude_output": False,
     }  # fmt: skip
 
 

@@ -105,7 +105,7 @@ def test_the_job_page_shows_counts_that_link_to_their_files_and_resumes_a_failed
     assert job.result["done"] == 3 and job.result["skipped"] == 1
 
     page = admin_client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
-    assert "3 done</a>" in page and "1 skipped</a>" in page and "?steps=skipped" in page
+    assert "3 files done</a>" in page and "1 file skipped</a>" in page and "?steps=skipped" in page
     assert "Roll back" in page and "plan.csv" in page
     skipped = admin_client.get(reverse("jobs:detail", args=[job.pk]) + "?steps=skipped").content.decode()
     assert "DSC_0002.jpg" in skipped and "vanished since the last scan" in skipped and "DSC_0001.jpg" not in skipped

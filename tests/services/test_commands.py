@@ -192,6 +192,16 @@ def test_a_source_given_again_is_added_to_the_remembered_ones(tmp_path, catalog_
     assert "2 files seen: 0 new, 0 changed, 2 unchanged" in out
 
 
+def test_analyze_names_the_catalog_as_asked(tmp_path, catalog_dir):
+    camera_photo(tmp_path / "Pictures" / "a.jpg")
+    run("analyze", str(catalog_dir), "-s", str(tmp_path / "Pictures"), "--name", "Pictures", "--workers", "1")
+    assert Catalog.objects.get().name == "Pictures"  # not its folder's name, "catalog"
+    run("analyze", str(catalog_dir), "--name", "Family", "--workers", "1")
+    assert Catalog.objects.get().name == "Family"
+    with pytest.raises(CommandError, match="give the catalog a name"):
+        run("analyze", str(catalog_dir), "--name", " ")
+
+
 @pytest.mark.parametrize("known", [False, True])
 def test_analyze_without_any_source_folder_says_how_to_give_one(catalog_dir, known):
     if known:

@@ -4,8 +4,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.management.common import add_job_arguments, command_job, summary_from
+from catalog.models import Catalog
 from catalog.selectors import catalog_by_path
-from catalog.services.analyze import AnalyzeError, AnalyzeSummary, sources_check
+from catalog.services.analyze import AnalyzeError, AnalyzeSummary, catalog_get_or_create, sources_check
 from catalog.services.duplicates import DuplicatesSummary
 from catalog.similarity.grouping import DEFAULT_THRESHOLD, MAX_THRESHOLD
 from jobs.models import JobKind
@@ -50,11 +51,14 @@ class Command(BaseCommand):
             "--exclude", action="append", default=[], metavar="DIR",
             help="a folder inside the sources to skip, now and in later runs (an organize output, say)",
         )  # fmt: skip
+        parser.add_argument("--name", help="the catalog's name on the pages (default: its folder's name)")
         add_job_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         catalog_path = str(Path(options["catalog_path"]).expanduser().resolve())
         catalog = catalog_by_path(catalog_path)
+        if options["name"] is not None and not options["name"].strip():
+            raise CommandError("--name: give the catalog a name")
         given = options["sources"]
         if given:
             wanted = given
@@ -69,6 +73,8 @@ class Command(BaseCommand):
             raise CommandError(f"{exc}{hint}") from exc
         if not given:
             self.stderr.write(f"rescanning {_folders(sources)}")
+        if options["name"]:
+            catalog = _named(catalog_path, options["name"].strip())
         params = {
             "catalog_path": catalog_path,
             "source_directories": sources,
@@ -94,3 +100,15 @@ class Command(BaseCommand):
 
 def _folders(paths: list[str]) -> str:
     return f"{len(paths)} folder{'s' if len(paths) != 1 else ''}: {', '.join(paths)}"
+
+
+def _named(path: str, name: str) -> Catalog:
+    """The catalog at ``path`` (made now if it is new) under ``name``."""
+    try:
+        catalog = catalog_get_or_create(path=path, name=name[:255])
+    except AnalyzeError as exc:
+        raise CommandError(str(exc)) from exc
+    if catalog.name != name[:255]:
+        catalog.name = name[:255]
+        catalog.save(update_fields=["name", "updated_at"])
+    return catalog

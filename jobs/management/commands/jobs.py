@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from catalog.management.common import SHORT_ID, existing_catalog, job_named
+from catalog.media.words import duration_words
 from catalog.templatetags.vam import counted
 from jobs.models import Job, JobStatus
 from jobs.selectors import job_list
@@ -173,10 +174,4 @@ def _when(moment: datetime | None, *, seconds: bool = True) -> str:
 def _duration(job: Job) -> str:
     if job.started_at is None:
         return "-"
-    seconds = ((job.finished_at or timezone.now()) - job.started_at).total_seconds()
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
-    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return duration_words(((job.finished_at or timezone.now()) - job.started_at).total_seconds())
