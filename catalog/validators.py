@@ -67,6 +67,8 @@ def new_catalog_path(path: str) -> str:
 
 
 def known_catalog(path: str) -> str:
+    if not os.path.isabs(path):  # (before any lookup: "~nobody/x" would not even expand)
+        refuse("must be an absolute path")
     catalog = catalog_by_path(path) if "\x00" not in path else None
     if catalog is None:
         refuse(f"no catalog at {path}: analyze it first")

@@ -391,8 +391,9 @@ def _known(path: str) -> Catalog | None:
 
 
 def _analyze_data(post: QueryDict) -> dict:
-    """A catalog chosen in the list or typed; no source typed for a known catalog means its stored sources."""
-    path = post.get("catalog", "").strip() or post.get("catalog_path", "").strip()
+    """A catalog typed (a new one: without JavaScript the list keeps its first choice beside it) or else chosen in
+    the list; no source typed for a known catalog means its stored sources."""
+    path = post.get("catalog_path", "").strip() or post.get("catalog", "").strip()
     sources = _lines(post.get("source_directories", ""))
     if not sources and (catalog := _known(path)) is not None:
         sources = list(catalog.source_directories or [])

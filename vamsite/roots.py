@@ -24,10 +24,12 @@ def roots_file(data_dir: Path) -> Path:
 
 
 def from_environment() -> list[str] | None:
-    """The roots the environment sets, or None when it sets none (an empty value sets none too)."""
-    value = os.environ.get(ENVIRONMENT, "")
-    folders = [item for item in value.split(os.pathsep) if item.strip()]
-    return [normalized(folder) for folder in folders] or None
+    """The roots the environment sets, or None when it does not set the variable. Set and empty, it means no
+    roots at all: a deployment that blanks it to refuse every path gets just that, whatever the file says."""
+    if ENVIRONMENT not in os.environ:
+        return None
+    folders = [item for item in os.environ[ENVIRONMENT].split(os.pathsep) if item.strip()]
+    return [normalized(folder) for folder in folders]
 
 
 def from_file(data_dir: Path) -> list[str]:
@@ -50,6 +52,8 @@ def library_roots(data_dir: Path) -> tuple[list[str], str]:
 def roots_add(data_dir: Path, folders: list[str]) -> list[str]:
     """Add ``folders`` (made absolute, links resolved) to the data folder's list; returns the ones that were new.
     The list is written whole under a temporary name and renamed into place, so a reader never sees half of it."""
+    if any("\n" in folder or "\r" in folder for folder in folders):
+        raise ValueError("a folder name with a line break cannot be a library root")
     kept = from_file(data_dir)
     added = [folder for folder in dict.fromkeys(normalized(f) for f in folders) if folder not in kept]
     if added:

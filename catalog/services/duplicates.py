@@ -304,12 +304,15 @@ def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
         groups: dict[str, DuplicateGroup] = {}
         changed: list[DuplicateGroup] = []
         rewrite: list[tuple[DuplicateGroup, set[tuple[int, int, int, float]]]] = []
+        new_primary: set[int] = set()  # reviewed with another copy kept: to be reviewed again
         # Similar groups come first in ``specs``, so an exact group's cluster already has its id when it is made.
         for kind in (GroupKind.SIMILAR, GroupKind.EXACT):
             created: list[DuplicateGroup] = []
             for spec in (spec for spec in specs if spec.kind == kind):
                 old = existing.get(spec.key)
                 primary, by_user = _primary(spec, old, chosen[spec.kind])
+                if old is not None and not by_user and old.primary_id != primary.id:
+                    new_primary.add(old.pk)
                 group = old or DuplicateGroup(catalog=catalog, kind=spec.kind, key=spec.key)
                 cluster = groups.get(spec.cluster_key)
                 redundant = sum(m.candidate.size for m in spec.members) - primary.candidate.size
@@ -331,9 +334,10 @@ def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
             batch_size=500,
         )
         _delete_in(DuplicateMember, "group_id", [g.pk for g, _ in rewrite if g.pk in stored])
-        # A group whose files changed (a new copy, say) is to be reviewed again; new distances or scores alone (a
-        # new quality order, say) leave a review as it was.
+        # A group whose files or kept copy changed (a new copy, a better one) is to be reviewed again; new distances
+        # or scores alone leave a review as it was.
         refiled = [g.pk for g, facts in rewrite if g.pk in stored and _assets(stored[g.pk]) != _assets(facts)]
+        refiled += sorted(new_primary)
         DuplicateGroup.objects.filter(pk__in=refiled).update(reviewed_at=None)
         rows = (
             DuplicateMember(group_id=group.pk, asset_id=asset, distance=d, phash_distance=p, quality_score=score)

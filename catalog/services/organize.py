@@ -39,6 +39,7 @@ from django.db.models import Count, F
 from catalog.media import safefs
 from catalog.media.paths import inside_any, is_inside, really_inside_any
 from catalog.media.progress import NullReporter, ProgressReporter
+from catalog.media.words import counted
 from catalog.models import (
     Asset,
     AssetStatus,
@@ -294,7 +295,7 @@ def _plan(
         listed = "; ".join(changed[:REFUSED_LISTED]) + (f"; and {len(changed) - REFUSED_LISTED} more" if len(
             changed) > REFUSED_LISTED else "")  # fmt: skip
         raise OrganizeError(
-            f"refusing to move: {len(changed)} files changed since the last scan (size or modification time "
+            f"refusing to move: {counted(len(changed), 'file')} changed since the last scan (size or modification time "
             f"differ): {listed}. Run analyze again first."
         )
     if not summary.cancelled:
@@ -654,11 +655,11 @@ def catalog_organize(
     if not options.dry_run:
         _finish_in_flight(catalog, summary, reporter)
     resumed = summary.resumed
-    if options.exclude_output and not options.dry_run:
-        _exclude_from_scans(catalog, output)
     summary = _plan(catalog, job, output, options, reporter)
     summary.resumed = resumed
     if not options.dry_run and not summary.cancelled:
+        if options.exclude_output:  # a plan refused or cancelled leaves the scans as they were
+            _exclude_from_scans(catalog, output)
         summary.done = summary.failed = 0
         steps = job.organize_steps.filter(state=StepState.PLANNED).order_by("seq")
         _execute(job, steps, options.verify, reporter, summary)

@@ -16,9 +16,13 @@
       return option && option.dataset.sources ? option.dataset.sources : "";
     };
     let filled = stored();
-    fresh.hidden = select.value !== "";
-    select.addEventListener("change", function () {
+    const choose = function () {  // a hidden folder field is not sent: the chosen catalog is the one analyzed
       fresh.hidden = select.value !== "";
+      form.elements.catalog_path.disabled = fresh.hidden;
+    };
+    choose();
+    select.addEventListener("change", function () {
+      choose();
       if (sources.value.trim() === "" || sources.value === filled) sources.value = stored();
       filled = stored();
       if (!fresh.hidden) form.elements.catalog_path.focus();

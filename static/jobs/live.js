@@ -69,7 +69,7 @@
     row.querySelector("form").action = "/jobs/" + job.job_id + "/cancel/";
     holder.prepend(row);
     fetch("/jobs/" + job.job_id + "/?part=row", { credentials: "same-origin" })
-      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (response) { return response.ok && !response.redirected ? response.text() : ""; })
       .then(function (html) {
         const title = new DOMParser().parseFromString("<table>" + html + "</table>", "text/html")
           .querySelector('[data-field="title"]');
@@ -85,7 +85,7 @@
     const url = new URL(location.href);
     url.searchParams.set("part", "body");
     fetch(url, { credentials: "same-origin" })
-      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (response) { return response.ok && !response.redirected ? response.text() : null; })
       .then(function (html) {
         if (html === null) return;
         body.innerHTML = html;

@@ -120,6 +120,17 @@ def test_a_reviewed_group_is_to_review_again_when_a_copy_joins_it(admin_client, 
     assert stats["unreviewed_groups"] == 2
 
 
+def test_a_reviewed_group_is_to_review_again_when_another_copy_becomes_the_kept_one(admin_client, review, tmp_path):
+    catalog, _ = review
+    similar = DuplicateGroup.objects.get(catalog=catalog, kind="similar")
+    post(admin_client, f"/api/duplicates/{similar.pk}/reviewed", {})
+    other = Asset.objects.filter(duplicate_memberships__group=similar).exclude(sha256=similar.primary.sha256).first()
+    Asset.objects.filter(sha256=other.sha256).update(width=9000, height=9000)  # now the biggest: the new primary
+    analyze(tmp_path / "catalog", tmp_path / "photos", thumbnails=False)
+    similar.refresh_from_db()
+    assert similar.primary.sha256 == other.sha256 and similar.reviewed_at is None
+
+
 def test_a_review_survives_new_scores_of_the_same_files(admin_client, review, tmp_path):
     from catalog.models import DuplicateMember
 

@@ -144,6 +144,8 @@ def test_thumbnails_need_a_known_catalog_and_sane_options(
 ):
     response = post(admin_client, "/api/jobs/thumbnails", {"catalog_path": str(roots / "nothing")})
     assert response.status_code == 400 and "no catalog at" in response.json()["error"]
+    response = post(admin_client, "/api/jobs/thumbnails", {"catalog_path": "~nobody-here/x"})  # was a 500
+    assert response.status_code == 400 and "must be an absolute path" in response.json()["error"]
     catalog = Catalog.objects.create(path=str(roots / "cat"), name="cat")
     for bad, says in (
         ({"sizes": [8, 9000]}, "invalid request: sizes: each size must be between 16 and 4096"),

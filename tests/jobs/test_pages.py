@@ -194,6 +194,16 @@ def test_analyze_form_offers_the_catalogs_and_analyzes_the_stored_sources(
     assert response.status_code == 302 and job.params["source_directories"] == [photos]
     assert job.params["catalog_path"] == catalog.path and job.catalog == catalog
 
+    # Without JavaScript the list keeps its first catalog beside a typed new one: the typed one is meant.
+    (roots / "trip").mkdir()
+    with django_capture_on_commit_callbacks(execute=False):
+        admin_client.post(reverse("jobs:submit", args=["analyze"]), {
+            "catalog": catalog.path, "catalog_path": str(roots / "trip-catalog"),
+            "source_directories": str(roots / "trip"), "detect_duplicates": "on"})  # fmt: skip
+    trip = Job.objects.order_by("-created_at").first()
+    assert trip.params["catalog_path"] == str((roots / "trip-catalog").resolve())
+    assert trip.params["source_directories"] == [str((roots / "trip").resolve())]
+
     Catalog.objects.filter(pk=catalog.pk).update(source_directories=[])
     response = admin_client.post(reverse("jobs:submit", args=["analyze"]), {"catalog": catalog.path})
     analyze = form_of(response.content.decode(), "analyze")

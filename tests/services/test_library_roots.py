@@ -46,6 +46,8 @@ def test_added_roots_are_kept_across_restarts_and_the_environment_overrides_them
 
     overridden = manage(env | {"VAM_LIBRARY_ROOTS": str(elsewhere)}, "shell", "-v", "0", "-c", SHOW_ROOTS)
     assert overridden.stdout.split() == ["environment", str(elsewhere)]
+    blank = manage(env | {"VAM_LIBRARY_ROOTS": ""}, "shell", "-v", "0", "-c", SHOW_ROOTS)
+    assert blank.stdout.split() == ["environment"]  # set and empty: no roots at all, whatever the list holds
     noted = manage(env | {"VAM_LIBRARY_ROOTS": str(elsewhere)}, "library_roots", "add", str(elsewhere))
     assert "VAM_LIBRARY_ROOTS is set" in noted.stderr  # (kept for the day it is unset)
 
@@ -55,6 +57,9 @@ def test_added_roots_are_kept_across_restarts_and_the_environment_overrides_them
     assert after == ["data", "folder", str(photos), str(elsewhere)]
 
 
-def test_a_folder_is_required_to_add(tmp_path):
+def test_a_folder_is_required_to_add_and_a_line_break_cannot_make_two(tmp_path):
     failed = manage(embedded_env(tmp_path / "data"), "library_roots", "add")
     assert failed.returncode != 0 and "give at least one folder" in failed.stderr
+    split = manage(embedded_env(tmp_path / "data"), "library_roots", "add", f"{tmp_path}/x\n/home")
+    assert split.returncode != 0 and "line break" in split.stderr
+    assert not (tmp_path / "data" / "library_roots").exists()

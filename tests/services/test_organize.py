@@ -527,6 +527,13 @@ def test_an_output_inside_a_source_left_out_of_later_scans_is_organized_and_neve
     catalog.refresh_from_db()
     assert summary.planned == 1 and catalog.exclude_directories == []  # a dry run changes nothing
 
+    (library / "a.jpg").touch()  # changed since the scan: a move is refused, and the scans stay as they were
+    with pytest.raises(OrganizeError, match="changed since"):
+        organize(catalog, sorted_folder, exclude_output=True, operation="move")
+    catalog.refresh_from_db()
+    assert catalog.exclude_directories == []
+    catalog, _ = analyze(catalog_dir, library)
+
     job, summary = organize(catalog, sorted_folder, exclude_output=True)
     assert summary.done == 1 and (sorted_folder / "2019" / "03").is_dir()
     catalog.refresh_from_db()

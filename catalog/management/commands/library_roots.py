@@ -23,7 +23,10 @@ class Command(BaseCommand):
             return
         if not folders:
             raise CommandError(f"{action}: give at least one folder")
-        changed = roots_add(data_dir, folders) if action == "add" else roots_remove(data_dir, folders)
+        try:
+            changed = roots_add(data_dir, folders) if action == "add" else roots_remove(data_dir, folders)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         verb = "added" if action == "add" else "removed"
         for folder in changed:
             self.stdout.write(f"{verb} {folder}")
