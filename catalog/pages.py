@@ -208,10 +208,13 @@ def original(request: HttpRequest, asset_id: int) -> HttpResponse | FileResponse
         raise Http404("the file is not there any more: analyze again") from None
     except OSError as exc:
         return HttpResponseForbidden(f"the file cannot be read: {exc.strerror}")
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # a folder (a link loop), a device, a FIFO: nothing to serve
+        os.close(descriptor)
+        return HttpResponseForbidden("this is not a regular file (a folder, a link loop or a device): it is not served")
     stream = os.fdopen(descriptor, "rb")
     # What was opened, not what a path said a moment before: a swapped folder cannot lead out of the roots.
     opened = os.readlink(f"/proc/self/fd/{descriptor}") if os.path.exists("/proc/self/fd") else asset.path
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode) or not inside_any(opened, roots):
+    if not inside_any(opened, roots):
         stream.close()
         return HttpResponseForbidden("this file is outside the library roots (VAM_LIBRARY_ROOTS): it is not served")
     content_type = mimetypes.guess_type(asset.path)[0] or ""

@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict, Streaming
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.serializers import Serializer
 from rest_framework.settings import api_settings
@@ -664,7 +665,12 @@ def plan_response(journal, fmt: str, state: str | None) -> StreamingHttpResponse
 @require_POST
 def job_cancel_view(request: HttpRequest, job_id) -> HttpResponse:
     job_cancel(job=_visible_job(request, job_id))
-    return redirect(request.POST.get("next") or "jobs:index")
+    following = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        following, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        following = reverse("jobs:index")  # never back to another site (an open redirect)
+    return redirect(following)
 
 
 def _visible_job(request: HttpRequest, job_id) -> Job:

@@ -1,10 +1,24 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
+from django.views import defaults
 
 from catalog import pages
 from vamsite.middleware import redis_unavailable
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """A failure under /api/ answers JSON like every other API answer; the pages keep Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"error": "the server failed to answer this request; the failure is in its log"}, status=500
+        )
+    return defaults.server_error(request)
+
+
+handler500 = server_error
 
 admin.site.site_header = "VAM administration"
 admin.site.site_title = "VAM"

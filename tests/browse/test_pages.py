@@ -146,6 +146,13 @@ def test_the_original_is_served_only_from_inside_the_library_roots(admin_client,
     linked = Asset.objects.create(catalog=catalog, path=str(tmp_path / "photos" / "link.jpg"))
     with override_settings(VAM_LIBRARY_ROOTS=[str(tmp_path / "photos")]):
         assert admin_client.get(reverse("catalog:original", args=[linked.pk])).status_code == 403
+    # A link that leads back to its own folder (a walk records it as a link loop) is a folder, not a file: 403
+    # with the reason, never a 500.
+    (tmp_path / "photos" / "loop.jpg").symlink_to(tmp_path / "photos")
+    loop = Asset.objects.create(catalog=catalog, path=str(tmp_path / "photos" / "loop.jpg"))
+    with override_settings(VAM_LIBRARY_ROOTS=[str(tmp_path / "photos")]):
+        refused = admin_client.get(reverse("catalog:original", args=[loop.pk]))
+    assert refused.status_code == 403 and b"not a regular file" in refused.content
 
 
 def test_hostile_queries_and_files_get_clear_answers_never_a_500(admin_client, catalog, tmp_path):

@@ -218,3 +218,23 @@ def test_openapi_schema_describes_the_jobs_api(admin_client):
         "/api/jobs/thumbnails",
         "/api/jobs/{job_id}",
     } <= set(schema["paths"])
+
+
+def test_a_server_failure_under_the_api_answers_json_and_the_pages_keep_their_page(admin_user, monkeypatch):
+    from django.test import Client
+
+    from catalog import api as catalog_api
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(catalog_api.CatalogList, "get", broken)
+    client = Client(raise_request_exception=False)  # as a browser or a script meets it
+    client.force_login(admin_user)
+    response = client.get("/api/catalogs")
+    assert response.status_code == 500 and response["Content-Type"] == "application/json"
+    assert response.json() == {"error": "the server failed to answer this request; the failure is in its log"}
+    catalog = Catalog.objects.create(path="/data/family", name="family")
+    monkeypatch.setattr("catalog.pages.catalog_stats", broken)  # a page that fails keeps an HTML answer
+    page = client.get(f"/catalogs/{catalog.pk}/")
+    assert page.status_code == 500 and page["Content-Type"].startswith("text/html")

@@ -318,6 +318,9 @@ def test_jobs_page_lists_active_and_paginated_history_and_cancels(admin_client):
     assert response.status_code == 302 and response["Location"] == "/jobs/"
     running.refresh_from_db()
     assert running.cancel_requested_at is not None  # a running job stops at its next progress check
+    for elsewhere in ("https://evil.example/phish", "//evil.example/phish", "/\\evil.example"):  # no open redirect
+        response = admin_client.post(reverse("jobs:cancel", args=[running.pk]), {"next": elsewhere})
+        assert response.status_code == 302 and response["Location"] == "/jobs/", elsewhere
 
 
 @pytest.mark.parametrize(
