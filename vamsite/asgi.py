@@ -1,4 +1,4 @@
-"""ASGI entry point (daphne): HTTP through Django, websockets through Channels behind the origin check and the
+"""ASGI entry point (daphne): HTTP through Django, websockets through Channels behind the same-origin check and the
 session login."""
 
 import os
@@ -10,13 +10,13 @@ django_application = get_asgi_application()  # before importing consumers: it se
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from jobs.routing import websocket_urlpatterns  # noqa: E402
+from vamsite.origins import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_application,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -48,7 +48,8 @@ async def close_thread_connections():
     await sync_to_async(connections.close_all)()
 
 
-ORIGIN = (b"origin", b"http://127.0.0.1")
+ORIGIN = (b"origin", b"http://127.0.0.1:8301")
+HOST = (b"host", b"127.0.0.1:8301")
 
 
 def session_cookie(username: str, staff: bool = True) -> tuple[bytes, bytes]:
@@ -59,7 +60,7 @@ def session_cookie(username: str, staff: bool = True) -> tuple[bytes, bytes]:
 
 
 async def connect(path: str, *headers: tuple[bytes, bytes]) -> tuple[WebsocketCommunicator, bool, int | None]:
-    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, *headers])
+    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, HOST, *headers])
     connected, code = await communicator.connect(timeout=5)
     return communicator, connected, code
 
@@ -70,11 +71,15 @@ async def test_anonymous_users_and_foreign_origins_are_refused():
         communicator, connected, code = await connect(path)
         assert not connected and code == 4401
     cookie = await sync_to_async(session_cookie)("alice")
-    communicator = WebsocketCommunicator(
-        application, "/ws/jobs/", headers=[(b"origin", b"http://evil.example"), cookie]
-    )
-    connected, _ = await communicator.connect(timeout=5)
-    assert not connected
+    communicator, connected, _ = await connect("/ws/jobs/", cookie)
+    assert connected  # the server's own page
+    await communicator.disconnect()
+    # Another site, another port of the same host (another web app there), another scheme, no Origin at all.
+    for origin in (b"http://evil.example", b"http://127.0.0.1:8302", b"ftp://127.0.0.1:8301", b""):
+        headers = [(b"origin", origin), HOST, cookie] if origin else [HOST, cookie]
+        communicator = WebsocketCommunicator(application, "/ws/jobs/", headers=headers)
+        connected, _ = await communicator.connect(timeout=5)
+        assert not connected, origin
 
 
 async def test_unknown_and_other_users_jobs_are_not_found():
