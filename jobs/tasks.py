@@ -59,6 +59,8 @@ def _analyze(job: Job, reporter: JobReporter) -> dict[str, Any]:
         threshold=params.get("similarity_threshold"),
         run_entries=runner,
         exclude=params.get("exclude_directories"),
+        # Asked for through the web or the API: the walk keeps inside the roots (the command line is the owner's).
+        library_roots=list(settings.VAM_LIBRARY_ROOTS) if job.created_by_id is not None else None,
     )
     result = summary.as_dict() | {"catalog": catalog.path, "walk_errors": summary.walk_errors[:100]}
     return result | ({"fan_out": runner.report} if runner.report else {})

@@ -96,6 +96,7 @@ class Problem:
     CRASHED = "crashed"
     TIMED_OUT = "timed_out"
     UNSTORABLE = "unstorable"
+    OUTSIDE_ROOTS = "outside_roots"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from .analyze import MEDIA_EXTENSIONS, Problem, extension_of
+from .paths import inside_any
 
 # Folders that NAS boxes, desktops and photo tools fill with copies and previews of the real files.
 JUNK_FOLDERS = {"@eadir", "#recycle", "#snapshot", "$recycle.bin", "system volume information", "lost+found"}
@@ -35,22 +36,37 @@ def is_decodable(path: str) -> bool:
     return True
 
 
+OUTSIDE_ROOTS_MESSAGE = (
+    "this link leads outside the library roots: nothing of it is cataloged from the web pages or the API "
+    "(analyze it from the command line)"
+)
+
+
 def walk_media(
-    sources: Sequence[str], exclude: Sequence[str] = (), errors: list[str] | None = None
+    sources: Sequence[str],
+    exclude: Sequence[str] = (),
+    errors: list[str] | None = None,
+    roots: Sequence[str] | None = None,
 ) -> Iterator[WalkEntry]:
     """Yield every media file under ``sources`` (absolute paths), and problem entries for what cannot be read.
 
     Symlinked folders are followed; a link back to one of its own ancestors is a loop and is reported once.
     A folder reachable twice (two links to it) is walked once. Folders that cannot be listed are appended to
-    ``errors`` rather than stopping the walk.
+    ``errors`` rather than stopping the walk. With ``roots`` (a run asked for through the web or the API), a
+    folder or file link that resolves outside them is an ``outside_roots`` problem entry, never followed or read.
     """
     excluded = {os.path.realpath(path) for path in exclude}
     visited: set[tuple[int, int]] = set()
+    boundary = None if roots is None else [os.path.realpath(root) for root in roots]
     for source in sources:
-        yield from _walk_dir(os.path.abspath(source), excluded, visited, (), errors)
+        yield from _walk_dir(os.path.abspath(source), excluded, visited, (), errors, boundary)
 
 
-def _walk_dir(directory, excluded, visited, ancestors, errors) -> Iterator[WalkEntry]:
+def _outside(path: str, boundary: list[str] | None) -> bool:
+    return boundary is not None and not inside_any(os.path.realpath(path), boundary)
+
+
+def _walk_dir(directory, excluded, visited, ancestors, errors, boundary=None) -> Iterator[WalkEntry]:
     try:
         stat = os.stat(directory)
     except OSError as exc:
@@ -91,10 +107,19 @@ def _walk_dir(directory, excluded, visited, ancestors, errors) -> Iterator[WalkE
             continue
         if extension_of(name) not in MEDIA_EXTENSIONS:
             continue
-        if (found := _file_entry(entry)) is not None:
+        if _outside(entry.path, boundary):
+            yield _outside_entry(entry.path)
+        elif (found := _file_entry(entry)) is not None:
             yield found
     for subdirectory in subdirectories:
-        yield from _walk_dir(subdirectory, excluded, visited, ancestors, errors)
+        if _outside(subdirectory, boundary):
+            yield _outside_entry(subdirectory)
+            continue
+        yield from _walk_dir(subdirectory, excluded, visited, ancestors, errors, boundary)
+
+
+def _outside_entry(path: str) -> WalkEntry:
+    return WalkEntry(display_path(path), problem_kind=Problem.OUTSIDE_ROOTS, problem_message=OUTSIDE_ROOTS_MESSAGE)
 
 
 def _file_entry(entry: os.DirEntry) -> WalkEntry | None:

@@ -187,12 +187,15 @@ def catalog_analyze(
     threshold: int | None = None,
     run_entries: EntryRunner | None = None,
     exclude: list[str] | None = None,
+    library_roots: list[str] | None = None,
 ) -> AnalyzeSummary:
     """Bring the catalog up to date with the files under ``sources``, then rebuild its duplicate groups.
 
     The files to read are listed first; ``run_entries`` (default: ``analyze_entries`` on a local process pool)
     then analyzes them. ``exclude`` adds folders inside the sources to skip, now and in later runs (an organize
-    output, say); the rows already under them are left as they are.
+    output, say); the rows already under them are left as they are. ``library_roots`` (runs asked for through
+    the web or the API) keeps the walk inside them: a link that leads out becomes an ``outside_roots`` problem
+    with nothing read from it.
     """
     reporter = reporter or NullReporter()
     started = time.monotonic()
@@ -220,7 +223,8 @@ def catalog_analyze(
     }
     stale = _stale_paths(catalog)
     entries: list[WalkEntry] = []
-    for entry in walk_media(roots, exclude=[catalog.path, *excluded], errors=summary.walk_errors):
+    walk = walk_media(roots, exclude=[catalog.path, *excluded], errors=summary.walk_errors, roots=library_roots)
+    for entry in walk:
         entries.append(entry)
         if len(entries) % 1000 == 0:
             reporter.update(phase="scan", current=len(entries), total=None, message="listing files")

@@ -72,6 +72,7 @@ PROBLEM_LABELS = {
     "unstorable": "not storable",
     "too_large": "too large",
     "timed_out": "took too long",
+    "outside_roots": "outside the library roots",
 }
 
 

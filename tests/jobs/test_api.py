@@ -238,3 +238,34 @@ def test_a_server_failure_under_the_api_answers_json_and_the_pages_keep_their_pa
     monkeypatch.setattr("catalog.pages.catalog_stats", broken)  # a page that fails keeps an HTML answer
     page = client.get(f"/catalogs/{catalog.pk}/")
     assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
+
+
+def test_an_analyze_asked_through_the_api_never_reads_past_the_roots(
+    client, admin_user, roots, queue, tmp_path, django_capture_on_commit_callbacks
+):
+    from catalog.models import Asset
+    from jobs.tasks import run_job
+    from tests.services.helpers import camera_photo
+
+    photos, outside = roots / "photos", tmp_path / "outside"
+    camera_photo(photos / "mine.jpg")
+    camera_photo(outside / "secret.jpg", color=(10, 200, 30))
+    camera_photo(outside / "trip" / "far.jpg", color=(200, 200, 30))
+    (photos / "elsewhere").symlink_to(outside)  # a folder link out of the root
+    (photos / "secret.jpg").symlink_to(outside / "secret.jpg")  # a file link out of it
+    token = Token.objects.create(user=admin_user)
+    body = analyze_body(roots) | {"workers": 1}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, "/api/jobs/analyze", body, HTTP_AUTHORIZATION=f"Token {token.key}")
+    run_job(response.json()["job_id"])  # what the worker that takes it runs
+
+    assert Job.objects.get(pk=response.json()["job_id"]).status == JobStatus.SUCCESS
+    assets = {asset.path.rsplit("/", 1)[1]: asset for asset in Asset.objects.all()}
+    assert set(assets) == {"mine.jpg", "secret.jpg", "elsewhere"}  # far.jpg was never reached
+    for name in ("secret.jpg", "elsewhere"):
+        leaked = assets[name]
+        assert leaked.problem_kind == "outside_roots" and leaked.sha256 == "" and leaked.width is None
+        reply = client.get(f"/api/assets/{leaked.pk}/thumbnail", HTTP_AUTHORIZATION=f"Token {token.key}")
+        assert reply.status_code == 404
+        assert client.get(f"/api/assets/{leaked.pk}", HTTP_AUTHORIZATION=f"Token {token.key}").json()["sha256"] == ""
+    assert assets["mine.jpg"].status == "ok" and len(assets["mine.jpg"].sha256) == 64

@@ -168,3 +168,24 @@ def test_files_before_subfolders_in_name_order(library: Path) -> None:
     touch(library / "c.png")
     touch(library / "a.jpg")
     assert [os.path.relpath(entry.path, library) for entry in walk(library)] == ["a.jpg", "b.jpg", "c.png", "a/z.jpg"]
+
+
+def test_within_roots_links_that_lead_out_are_problems_never_followed_or_read(library: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    make_jpeg(outside / "secret.jpg")
+    make_jpeg(outside / "deeper" / "more.jpg")
+    make_jpeg(library / "mine.jpg")
+    (library / "folder-link").symlink_to(outside)
+    (library / "file-link.jpg").symlink_to(outside / "secret.jpg")
+    (library / "inside-link.jpg").symlink_to(library / "mine.jpg")  # a link that stays inside is a file like others
+
+    entries = {Path(entry.path).name: entry for entry in walk_media([str(library)], roots=[str(library)])}
+
+    assert set(entries) == {"mine.jpg", "inside-link.jpg", "file-link.jpg", "folder-link"}
+    for name in ("file-link.jpg", "folder-link"):
+        assert entries[name].problem_kind == Problem.OUTSIDE_ROOTS and entries[name].size == 0
+        assert "outside the library roots" in entries[name].problem_message
+    assert entries["inside-link.jpg"].problem_kind == "" and entries["inside-link.jpg"].size > 0
+    # The command line (no roots) keeps its freedom: the links are followed.
+    followed = {Path(entry.path).name for entry in walk_media([str(library)])}
+    assert {"secret.jpg", "more.jpg", "file-link.jpg"} <= followed
