@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Case, Count, F, When
 from django.http import HttpRequest, HttpResponseRedirect
@@ -5,15 +6,58 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
+from rest_framework import serializers
 
+from catalog import validators
 from catalog.media.analyze import Problem
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind, OrganizeStep
 from catalog.services.duplicates import DuplicatesError, group_dismiss, group_set_primary, member_dismiss
 
 
+class CatalogForm(forms.ModelForm):
+    """The admin's door to a catalog's folders checks them as the pages and the API do (``catalog.validators``):
+    a catalog inside the data folder or the library roots, sources and exclusions inside the roots. A field left
+    as it was is not checked again, so a catalog the command line made elsewhere can still be renamed."""
+
+    class Meta:
+        model = Catalog
+        fields = ["name", "path", "source_directories", "exclude_directories", "stats", "stats_at"]
+
+    def clean_path(self) -> str:
+        path = self.cleaned_data["path"]
+        return path if self._unchanged("path", path) else _checked(validators.new_catalog_path, path)
+
+    def clean_source_directories(self) -> list[str]:
+        return self._folders("source_directories", validators.library_folder)
+
+    def clean_exclude_directories(self) -> list[str]:
+        return self._folders("exclude_directories", validators.output_folder)
+
+    def _folders(self, name: str, check) -> list[str]:
+        value = self.cleaned_data[name]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise forms.ValidationError('give a list of folders, like ["/photos/family"]')
+        if self._unchanged(name, value):
+            return value
+        return sorted({_checked(check, item) for item in value})
+
+    def _unchanged(self, name: str, value) -> bool:
+        """The record's own value, as it is saved (the form's own change detection sees JSON text as new)."""
+        return self.instance.pk is not None and getattr(self.instance, name) == value
+
+
+def _checked(check, value: str) -> str:
+    try:
+        return check(value)
+    except serializers.ValidationError as exc:
+        reason = " ".join(str(item) for item in exc.detail)
+        raise forms.ValidationError(reason if value in reason else f"{value}: {reason}") from None
+
+
 @admin.register(Catalog)
 class CatalogAdmin(admin.ModelAdmin):
+    form = CatalogForm
     list_display = ["name", "path", "asset_count", "last_analyzed_at"]
     search_fields = ["name", "path"]
     readonly_fields = ["created_at", "updated_at", "last_analyzed_at"]
