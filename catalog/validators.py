@@ -24,6 +24,19 @@ def refuse(message: str) -> NoReturn:
     raise serializers.ValidationError(message, code=REFUSED)
 
 
+NAME_MAX = 255  # bytes in one file or folder name on Linux file systems (ext4, xfs, btrfs, zfs)
+PATH_MAX = 4096
+
+
+def _fits(path: str) -> None:
+    """A path the file system can hold, refused at the door rather than by a job that fails later."""
+    encoded = os.fsencode(path)
+    if len(encoded) >= PATH_MAX:
+        refuse(f"is too long for the file system (at most {PATH_MAX - 1} bytes)")
+    if any(len(part) > NAME_MAX for part in encoded.split(b"/")):
+        refuse(f"has a folder or file name too long for the file system (at most {NAME_MAX} bytes each)")
+
+
 def inside_roots(path: str) -> bool:
     return really_inside_any(path, settings.VAM_LIBRARY_ROOTS)
 
@@ -44,6 +57,7 @@ def library_folder(path: str) -> str:
     _no_roots()
     if not os.path.isabs(path):
         refuse(f"{path} must be an absolute path")
+    _fits(path)
     if not inside_roots(path):
         refuse(f"{path} is outside the library roots ({_roots()})")
     if not os.path.isdir(path):
@@ -57,6 +71,7 @@ def new_catalog_path(path: str) -> str:
         refuse("cannot contain a NUL character")
     if not os.path.isabs(path):
         refuse("must be an absolute path")
+    _fits(path)
     if catalog_by_path(path) is not None:
         return os.path.realpath(path)
     real = os.path.realpath(path)
@@ -82,6 +97,7 @@ def output_folder(path: str) -> str:
     _no_roots()
     if not os.path.isabs(path):
         refuse("must be an absolute path")
+    _fits(path)
     if not inside_roots(path):
         refuse(f"{path} is outside the library roots ({_roots()})")
     return os.path.realpath(path)

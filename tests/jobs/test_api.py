@@ -125,6 +125,14 @@ def test_users_see_only_their_own_jobs(client, django_user_model, admin_user):
             {"catalog_path": "CATALOG", "source_directories": ["PHOTOS"], "detect_duplicates": "maybe"},
             "must be true or false",
         ),
+        (  # a name longer than a file system holds: refused here, not by a job that fails later
+            {"catalog_path": "CATALOG/" + "x" * 300, "source_directories": ["PHOTOS"]},
+            "catalog_path: has a folder or file name too long for the file system (at most 255 bytes each)",
+        ),
+        (
+            {"catalog_path": "CATALOG", "source_directories": ["PHOTOS/" + "é" * 130]},  # 260 bytes in UTF-8
+            "too long for the file system",
+        ),
     ],
 )
 def test_bad_analyze_requests_answer_400_with_a_clear_error(admin_client, roots, body, says):
@@ -177,6 +185,7 @@ def test_organize_is_validated_and_refused_clearly_then_queued(
         ({"output_directory": str(photos / "sorted")}, "output_directory: the output"),  # … is inside the source
         ({"output_directory": str(roots)}, "is inside the output"),
         ({"output_directory": str(roots / "cat" / "x")}, "inside the catalog folder"),
+        ({"output_directory": str(roots / ("y" * 256))}, "output_directory: has a folder or file name too long"),
         ({"operation": "move"}, "invalid request: this catalog has never been analyzed"),
         ({"operation": "shred"}, "operation: must be one of copy, move, hardlink"),
         ({"naming_strategy": "random"}, "naming_strategy: must be one of date_time_checksum"),
