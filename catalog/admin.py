@@ -84,6 +84,9 @@ class ProblemKindFilter(admin.SimpleListFilter):
         return queryset.filter(problem_kind=self.value()) if self.value() else queryset
 
 
+THUMBNAIL_CSS = {"all": ["catalog/admin.css"]}  # the thumbnails' sizes (the pages' policy allows no inline style)
+
+
 def thumbnail_html(asset: Asset | None, size: int, shown: int) -> str:
     """An <img> of the asset's thumbnail, or a dash when it has none."""
     if asset is None or not asset.sha256:
@@ -94,11 +97,14 @@ def thumbnail_html(asset: Asset | None, size: int, shown: int) -> str:
         "catalog:thumbnail",
         kwargs={"catalog_id": asset.catalog_id, "size": size, "sha256": asset.sha256, "ext": "webp"},
     )
-    return format_html('<img src="{}" alt="" loading="lazy" style="max-width:{}px;max-height:{}px">', url, shown, shown)
+    return format_html('<img src="{}" alt="" loading="lazy" class="vam-thumb-{}">', url, shown)  # (catalog/admin.css)
 
 
 @admin.register(Asset)
 class AssetAdmin(admin.ModelAdmin):
+    class Media:
+        css = THUMBNAIL_CSS
+
     list_display = ["preview", "path", "media_type", "format", "width", "height", "taken_at", "date_source", "status"]
     list_display_links = ["path"]
     list_filter = ["status", "media_type", "date_source", "date_suspicious", ProblemKindFilter, "catalog"]
@@ -167,6 +173,9 @@ class MemberInline(admin.TabularInline):
 
 @admin.register(DuplicateGroup)
 class DuplicateGroupAdmin(admin.ModelAdmin):
+    class Media:
+        css = THUMBNAIL_CSS
+
     list_display = [
         "id", "kind", "preview", "primary_path", "member_count", "primary_chosen", "cluster_link", "catalog",
     ]  # fmt: skip
@@ -238,6 +247,9 @@ class DuplicateGroupAdmin(admin.ModelAdmin):
 
 @admin.register(DuplicateMember)
 class DuplicateMemberAdmin(admin.ModelAdmin):
+    class Media:
+        css = THUMBNAIL_CSS
+
     list_display = ["preview", "asset", "group", "distance", "phash_distance", "quality_score", "is_primary"]
     list_filter = ["group__kind", "group__catalog"]
     search_fields = ["asset__path", "asset__sha256"]

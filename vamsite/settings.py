@@ -199,6 +199,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "vamsite.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -63,3 +63,20 @@ def test_with_redis_down_the_queues_page_says_so_instead_of_failing(admin_client
     page = response.content.decode()
     assert "Redis does not answer" in page and "Traceback" not in page
     assert f'href="{reverse("jobs:index")}"' in page  # the navigation bar still works
+
+
+def test_every_answer_carries_the_security_policies(admin_client, tmp_path):
+    camera_photo(tmp_path / "photos" / "IMG_1.jpg", "2019:03:15 14:22:33")
+    catalog, _ = analyze(tmp_path / "family", tmp_path / "photos")
+    asset = catalog.assets.get()
+    for url in ("/accounts/login/", reverse("catalog:grid", args=[catalog.pk]), "/admin/", "/api/catalogs"):
+        response = admin_client.get(url)
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self';" in policy and "style-src 'self';" in policy and "frame-ancestors 'none'" in policy
+        assert "camera=()" in response["Permissions-Policy"], url
+    with override_settings(VAM_LIBRARY_ROOTS=[str(tmp_path / "photos")]):
+        original = admin_client.get(reverse("catalog:original", args=[asset.pk]))
+    assert original["Content-Security-Policy"] == "sandbox; default-src 'none'"  # its own, stricter one stays
+    for page in (reverse("catalog:dates", args=[catalog.pk]), reverse("jobs:index")):  # no inline code to block
+        html = admin_client.get(page).content.decode()
+        assert " onclick=" not in html and ' style="' not in html and "<script>" not in html, page
