@@ -33,7 +33,7 @@ from catalog.services.duplicates import (
 )
 from catalog.services.review import assets_set_date
 from catalog.services.stats import catalog_stats
-from jobs.pages import job_rows
+from jobs.display import job_rows
 from jobs.selectors import job_visible_for
 
 GRID_PAGE = 120

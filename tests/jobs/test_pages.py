@@ -11,9 +11,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.media.words import duration_words
 from catalog.models import Catalog
 from jobs.models import Job, JobStatus
-from jobs.pages import duration_words
 from tests.jobs.test_api import post
 from tests.jobs.test_jobs import work
 from tests.services.helpers import camera_photo, plain_photo
