@@ -7,6 +7,7 @@ from fractions import Fraction
 from django import template
 
 from catalog.media import words
+from catalog.media.exif import camera_label
 
 register = template.Library()
 
@@ -48,8 +49,6 @@ def exposure(seconds) -> str:
 @register.filter
 def camera(asset_or_row) -> str:
     """The camera's name without the maker said twice ("Canon EOS 5D", never "Canon Canon EOS 5D")."""
-    from catalog.media.exif import camera_label
-
     if isinstance(asset_or_row, dict):
         return camera_label(asset_or_row.get("make", ""), asset_or_row.get("model", ""))
     return camera_label(asset_or_row.camera_make, asset_or_row.camera_model)
