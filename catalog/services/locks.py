@@ -4,6 +4,11 @@ On Postgres the lock is a session advisory lock, so it holds across processes an
 the session that holds it (a worker killed with -9 releases it). On SQLite, the single-machine default, it is
 an ``flock`` on a file in the catalog folder, which the kernel releases the same way. The lock is re-entrant
 within a thread: analyze holds it while it runs duplicate detection.
+
+A session outlives its killed client for a moment: the server notices the closed connection when it next reads
+from it, or, in the middle of a long statement, at its next connection check (which the holder's session turns
+on). So a catalog found locked is tried again for ``GRACE_SECONDS`` before it counts as busy, and a run started
+right after a kill -9 resumes instead of being refused.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import fcntl
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
@@ -22,6 +28,9 @@ from catalog.models import Catalog
 
 NAMESPACE = 0x56414D  # "VAM": the first key of the two-key advisory lock, the catalog id being the second
 LOCK_FILE = ".vam.lock"
+GRACE_SECONDS = 5.0  # how long a locked catalog is tried again before it is busy
+RETRY_SECONDS = 0.1
+CONNECTION_CHECK_MS = 1000  # the holder's session checks this often, mid-statement, that its client still lives
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -68,11 +77,13 @@ def _busy(catalog: Catalog) -> CatalogBusy:
 
 
 def _acquire_advisory(catalog: Catalog) -> Callable[[], None]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [NAMESPACE, catalog.pk])
-        (taken,) = cursor.fetchone()
-    if not taken:
+    if not _retry_for_grace(lambda: _try_advisory(catalog)):
         raise _busy(catalog)
+    if connection.pg_version >= 140000:  # type: ignore[attr-defined]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('client_connection_check_interval', %s, false)", [str(CONNECTION_CHECK_MS)]
+            )
 
     def release() -> None:
         try:
@@ -84,15 +95,38 @@ def _acquire_advisory(catalog: Catalog) -> Callable[[], None]:
     return release
 
 
+def _try_advisory(catalog: Catalog) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [NAMESPACE, catalog.pk])
+        (taken,) = cursor.fetchone()
+    return bool(taken)
+
+
+def _retry_for_grace(attempt: Callable[[], bool]) -> bool:
+    """True once ``attempt`` takes the lock, False when it still could not after the grace period."""
+    deadline = time.monotonic() + GRACE_SECONDS
+    while not attempt():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(RETRY_SECONDS)
+    return True
+
+
 def _acquire_file(catalog: Catalog) -> Callable[[], None]:
     descriptor = os.open(os.path.join(catalog.path, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not _retry_for_grace(lambda: _try_flock(descriptor)):
         os.close(descriptor)
-        raise _busy(catalog) from None
+        raise _busy(catalog)
 
     def release() -> None:
         os.close(descriptor)  # closing drops the flock
 
     return release
+
+
+def _try_flock(descriptor: int) -> bool:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
