@@ -17,8 +17,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from catalog.models import Catalog
-from catalog.services.analyze import catalog_analyze, catalog_get_or_create
 from catalog.services import locks
+from catalog.services.analyze import catalog_analyze, catalog_get_or_create
 from catalog.services.locks import LOCK_FILE, NAMESPACE, CatalogBusy, _acquire_file, catalog_lock
 from tests.services.helpers import camera_photo
 
