@@ -22,7 +22,7 @@ class CatalogForm(forms.ModelForm):
 
     class Meta:
         model = Catalog
-        fields = ["name", "path", "source_directories", "exclude_directories", "stats", "stats_at"]
+        fields = ["name", "path", "owner", "source_directories", "exclude_directories", "stats", "stats_at"]
 
     def clean_path(self) -> str:
         path = self.cleaned_data["path"]
@@ -58,7 +58,8 @@ def _checked(check, value: str) -> str:
 @admin.register(Catalog)
 class CatalogAdmin(admin.ModelAdmin):
     form = CatalogForm
-    list_display = ["name", "path", "asset_count", "last_analyzed_at"]
+    list_display = ["name", "path", "owner", "asset_count", "last_analyzed_at"]
+    list_select_related = ["owner"]
     search_fields = ["name", "path"]
     readonly_fields = ["created_at", "updated_at", "last_analyzed_at"]
 

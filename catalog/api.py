@@ -50,6 +50,7 @@ def catalog_record(catalog: Catalog) -> dict[str, Any]:
         "id": catalog.pk,
         "name": catalog.name,
         "path": catalog.path,
+        "owner": catalog.owner.get_username() if catalog.owner else None,
         "source_directories": catalog.source_directories,
         "exclude_directories": catalog.exclude_directories,
         "last_analyzed_at": catalog.last_analyzed_at.isoformat() if catalog.last_analyzed_at else None,
@@ -74,7 +75,8 @@ def grid_record(asset: Asset) -> dict[str, Any]:
 class CatalogList(APIView):
     @extend_schema(responses=serializers.ListSerializer(child=serializers.DictField()))
     def get(self, request: Request) -> Response:
-        return Response([catalog_record(catalog) for catalog in Catalog.objects.order_by("name")])
+        catalogs = Catalog.objects.select_related("owner").order_by("name")
+        return Response([catalog_record(catalog) for catalog in catalogs])
 
 
 class CatalogDetail(APIView):
@@ -85,7 +87,7 @@ class CatalogDetail(APIView):
     def get(self, request: Request, catalog_id: int) -> Response:
         from jobs.selectors import job_status, job_visible_for
 
-        catalog = get_object_or_404(Catalog, pk=catalog_id)
+        catalog = get_object_or_404(Catalog.objects.select_related("owner"), pk=catalog_id)
         jobs = job_visible_for(request.user).filter(catalog=catalog).order_by("-created_at")[:RECENT_JOBS]
         return Response(
             catalog_record(catalog)

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F
 
@@ -13,6 +14,10 @@ class Catalog(models.Model):
     exclude_directories = models.JSONField(
         default=list, blank=True, help_text="folders inside the sources that analyze skips (organize outputs, say)"
     )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="catalogs",
+        help_text="besides staff, the one user who may change its sources, delete it and move its files",
+    )  # fmt: skip
     last_analyzed_at = models.DateTimeField(null=True, blank=True)
     # The dashboard's figures, computed when the catalog changes (catalog.services.stats), read in one row.
     stats = models.JSONField(default=dict, blank=True)

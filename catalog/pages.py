@@ -24,6 +24,7 @@ from catalog.grid import SORTS, AssetQuery, QueryError, database_int, keyset_aft
 from catalog.media.paths import inside_any
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, AssetStatus, Catalog, DateSource, DuplicateGroup, DuplicateMember, MediaType
+from catalog.permissions import change_refusal, create_refusal, may_change, refused_page
 from catalog.services.duplicates import (
     DuplicatesError,
     group_dismiss,
@@ -60,7 +61,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def catalog_list(request: HttpRequest) -> HttpResponse:
-    catalogs = Catalog.objects.order_by("name")
+    catalogs = Catalog.objects.select_related("owner").order_by("name")
     return render(request, "catalog/list.html", {"catalogs": catalogs})
 
 
@@ -279,7 +280,8 @@ def duplicate_list(request: HttpRequest, catalog_id: int) -> HttpResponse:
         last = rows[REVIEW_PAGE - 1]
         following = f"?{urlencode({'show': shown, 'after': f'{last.redundant_bytes}.{last.pk}'})}"
     context = {"catalog": catalog, "groups": rows[:REVIEW_PAGE], "shown": shown, "next_url": following,
-               "stats": catalog_stats(catalog), "error": request.GET.get("error", "")}  # fmt: skip
+               "stats": catalog_stats(catalog), "error": request.GET.get("error", ""),
+               "may_move": may_change(request.user, catalog)}  # fmt: skip
     return render(request, "catalog/duplicates.html", context)
 
 
@@ -431,17 +433,11 @@ def problems(request: HttpRequest, catalog_id: int) -> HttpResponse:
     return render(request, "catalog/problems.html", context)
 
 
-# Catalog records (staff) -------------------------------------------------------------------------------------------
-
-
-def _staff(request: HttpRequest) -> HttpResponse | None:
-    if not request.user.is_staff:
-        return HttpResponseForbidden("only staff can create, edit or delete catalogs")
-    return None
+# Catalog records (staff, and a catalog's owner) ---------------------------------------------------------------------
 
 
 def _catalog_form(request: HttpRequest, catalog: Catalog | None) -> tuple[dict, dict]:
-    """The posted name, path and sources, checked as the API checks them; (values, errors)."""
+    """The posted name, path, sources and (for staff) owner, checked as the API checks them; (values, errors)."""
     from rest_framework import serializers
 
     from catalog.validators import library_folder, new_catalog_path
@@ -450,6 +446,7 @@ def _catalog_form(request: HttpRequest, catalog: Catalog | None) -> tuple[dict, 
         "name": request.POST.get("name", "").strip(),
         "path": catalog.path if catalog else request.POST.get("path", "").strip(),
         "sources": [line.strip() for line in request.POST.get("sources", "").splitlines() if line.strip()],
+        "owner": catalog.owner_id if catalog else None,
     }
     errors = {}
     if not values["name"] or len(values["name"]) > 255 or "\x00" in values["name"]:
@@ -467,13 +464,30 @@ def _catalog_form(request: HttpRequest, catalog: Catalog | None) -> tuple[dict, 
         values["sources"] = sorted({library_folder(path) for path in values["sources"]})
     except serializers.ValidationError as exc:
         errors["sources"] = " ".join(str(item) for item in exc.detail)
+    if request.user.is_staff:  # only staff give a catalog to someone
+        owner = request.POST.get("owner", "").strip()
+        values["owner"] = int(owner) if owner.isdigit() else None
+        if owner and not _owners().filter(pk=values["owner"]).exists():
+            errors["owner"] = "choose one of the listed users, or nobody"
     return values, errors
+
+
+def _owners():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(is_active=True, is_staff=False).order_by("username")
+
+
+def _edit_page(request: HttpRequest, catalog: Catalog | None, values: dict, errors: dict) -> HttpResponse:
+    context = {"values": values, "errors": errors, "catalog": catalog,
+               "owners": _owners() if request.user.is_staff else None}  # fmt: skip
+    return render(request, "catalog/edit.html", context, status=400 if errors else 200)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def catalog_create(request: HttpRequest) -> HttpResponse:
-    if refused := _staff(request):
+    if refused := refused_page(request, create_refusal(request.user), reverse("catalog:list")):
         return refused
     values, errors = ({}, {}) if request.method == "GET" else _catalog_form(request, None)
     if request.method == "POST" and not errors:
@@ -482,29 +496,28 @@ def catalog_create(request: HttpRequest) -> HttpResponse:
         except OSError as exc:
             errors["path"] = f"cannot make the catalog folder {values['path']}: {exc.strerror}"
         else:
-            catalog = Catalog.objects.create(name=values["name"], path=values["path"],
-                                             source_directories=values["sources"])  # fmt: skip
+            catalog = Catalog.objects.create(
+                name=values["name"], path=values["path"], source_directories=values["sources"], owner_id=values["owner"]
+            )
             return redirect("catalog:dashboard", catalog_id=catalog.pk)
-    status = 400 if errors else 200
-    return render(request, "catalog/edit.html", {"values": values, "errors": errors, "catalog": None}, status=status)
+    return _edit_page(request, None, values, errors)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def catalog_edit(request: HttpRequest, catalog_id: int) -> HttpResponse:
-    if refused := _staff(request):
-        return refused
     catalog = get_object_or_404(Catalog, pk=catalog_id)
+    if refused := refused_page(request, change_refusal(request.user, catalog), reverse("catalog:list")):
+        return refused
     if request.method == "GET":
-        values = {"name": catalog.name, "path": catalog.path, "sources": catalog.source_directories}
-        return render(request, "catalog/edit.html", {"values": values, "errors": {}, "catalog": catalog})
+        values = {"name": catalog.name, "path": catalog.path, "sources": catalog.source_directories,
+                  "owner": catalog.owner_id}  # fmt: skip
+        return _edit_page(request, catalog, values, {})
     values, errors = _catalog_form(request, catalog)
     if errors:
-        return render(
-            request, "catalog/edit.html", {"values": values, "errors": errors, "catalog": catalog}, status=400
-        )
-    catalog.name, catalog.source_directories = values["name"], values["sources"]
-    catalog.save(update_fields=["name", "source_directories", "updated_at"])
+        return _edit_page(request, catalog, values, errors)
+    catalog.name, catalog.source_directories, catalog.owner_id = values["name"], values["sources"], values["owner"]
+    catalog.save(update_fields=["name", "source_directories", "owner", "updated_at"])
     return redirect("catalog:dashboard", catalog_id=catalog.pk)
 
 
@@ -512,9 +525,9 @@ def catalog_edit(request: HttpRequest, catalog_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def catalog_delete(request: HttpRequest, catalog_id: int) -> HttpResponse:
     """Delete the catalog's record (its rows: assets, groups) and nothing else: no photo, no thumbnail, no folder."""
-    if refused := _staff(request):
-        return refused
     catalog = get_object_or_404(Catalog, pk=catalog_id)
+    if refused := refused_page(request, change_refusal(request.user, catalog), reverse("catalog:list")):
+        return refused
     if request.method == "GET":
         return render(request, "catalog/delete.html", {"catalog": catalog, "stats": catalog_stats(catalog)})
     if catalog.jobs.filter(organize_steps__isnull=False).exists():
@@ -537,11 +550,14 @@ def move_redundant(request: HttpRequest, catalog_id: int) -> HttpResponse:
     from jobs.services import job_start
 
     catalog = get_object_or_404(Catalog, pk=catalog_id)
-    form = OrganizeRequest(data={
+    form = OrganizeRequest(context={"user": request.user}, data={
         "catalog_path": catalog.path, "output_directory": request.POST.get("output_directory", "").strip(),
         "operation": "move", "directory_structure": "FLAT", "naming_strategy": "date_time_original",
         "only_redundant": True, "undated_folder": "undated",
     })  # fmt: skip
+    refusal = change_refusal(request.user, catalog, "move its redundant copies")
+    if refused := refused_page(request, refusal, reverse("catalog:duplicates", args=[catalog.pk])):
+        return refused
     if not form.is_valid():
         error = "; ".join(str(message) for messages in form.errors.values() for message in messages)
         return redirect(reverse("catalog:duplicates", args=[catalog.pk]) + "?" + urlencode({"error": error}))

@@ -19,6 +19,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView, exception_handler
 
+from catalog.models import Operation
+from catalog.permissions import again_refusal, analyze_refusal, organize_refusal, refuse_unless
 from catalog.selectors import catalog_by_path
 from catalog.services import organize
 from catalog.similarity.grouping import MAX_THRESHOLD
@@ -52,9 +54,15 @@ MAX_SOURCES, MAX_SIZES = 64, 8
 
 
 class _Request(serializers.Serializer):
-    """A request whose every message is plain words: the API's ``error`` and the jobs forms show them as they are."""
+    """A request whose every message is plain words: the API's ``error`` and the jobs forms show them as they are.
+    Its context holds the ``user`` asking: what they may not do (``catalog.permissions``) raises PermissionDenied,
+    once the fields are valid."""
 
     default_error_messages = {"invalid": "the request must be a JSON object, not {datatype}"}
+
+    @property
+    def user(self):
+        return self.context["user"]
 
 
 class AnalyzeRequest(_Request):
@@ -90,6 +98,12 @@ class AnalyzeRequest(_Request):
         if refused:
             raise serializers.ValidationError(refused, code=REFUSED)
         return sorted(folders)
+
+    def validate(self, attrs: dict) -> dict:
+        catalog = catalog_by_path(attrs["catalog_path"])
+        field = "catalog_path" if catalog is None else "source_directories"
+        refuse_unless(analyze_refusal(self.user, catalog, attrs["source_directories"]), field)
+        return attrs
 
 
 class ThumbnailsRequest(_Request):
@@ -153,6 +167,9 @@ class OrganizeRequest(_Request):
 
         catalog = catalog_by_path(attrs["catalog_path"])
         assert catalog is not None  # validate_catalog_path made sure
+        refusal = organize_refusal(self.user, catalog, operation=attrs["operation"], dry_run=attrs["dry_run"],
+                                   exclude_output=attrs["exclude_output"])  # fmt: skip
+        refuse_unless(refusal, "operation" if attrs["operation"] == Operation.MOVE else "exclude_output")
         options = OrganizeOptions.from_params(attrs)
         options.roots = list(settings.VAM_LIBRARY_ROOTS)
         try:
@@ -192,7 +209,7 @@ class _Submit(APIView):
     request_serializer: type[serializers.Serializer]
 
     def post(self, request: Request) -> Response:
-        data = self.request_serializer(data=request.data)
+        data = self.request_serializer(data=request.data, context={"user": request.user})
         data.is_valid(raise_exception=True)
         params = dict(data.validated_data)
         with transaction.atomic():
@@ -248,6 +265,7 @@ class OrganizeAgain(APIView):
         from catalog.services.organize import web_may_touch
 
         journal = _organize_journal(request, job_id)
+        refuse_unless(again_refusal(request.user, journal, self.action))
         refused = web_may_touch(journal, list(settings.VAM_LIBRARY_ROOTS))
         if refused:
             raise serializers.ValidationError({"job": refused})

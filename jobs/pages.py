@@ -26,6 +26,7 @@ from rest_framework.settings import api_settings
 
 from catalog.media.words import counted
 from catalog.models import AssetStatus, Catalog
+from catalog.permissions import NotAllowed, again_refusal, refused_page
 from catalog.selectors import catalog_by_path
 from catalog.similarity.grouping import DEFAULT_THRESHOLD, MAX_THRESHOLD
 from jobs import api
@@ -168,7 +169,9 @@ def job_index(request: HttpRequest) -> HttpResponse:
     return _render_index(request)
 
 
-def _render_index(request: HttpRequest, kind: str = "", errors: dict[str, str] | None = None) -> HttpResponse:
+def _render_index(
+    request: HttpRequest, kind: str = "", errors: dict[str, str] | None = None, status: int = 400
+) -> HttpResponse:
     if not uses_redis():
         job_reconcile()  # jobs of a previous run of the server, with the in-process runner, are shown as failed
     active = job_list_visible(request.user).select_related("catalog")
@@ -195,7 +198,7 @@ def _render_index(request: HttpRequest, kind: str = "", errors: dict[str, str] |
         "namings": NAMING_WORDS,
         "placeholder": {"job_id": PLACEHOLDER_ID, "kind": "", "status": "PENDING", "current": 0, "percent": None},
     }
-    return render(request, "jobs/index.html", context, status=400 if kind else 200)
+    return render(request, "jobs/index.html", context, status=status if kind else 200)
 
 
 @login_required
@@ -204,9 +207,15 @@ def job_submit(request: HttpRequest, kind: str) -> HttpResponse:
     if kind not in FORMS:
         raise Http404(f"no job kind {kind}")
     serializer_class, read = FORMS[kind]
-    form = serializer_class(data=read(request.POST))
-    if not form.is_valid():
-        return _render_index(request, kind, _form_errors(form.errors, _form_defaults("")[kind]))
+    form = serializer_class(data=read(request.POST), context={"user": request.user})
+    shown = _form_defaults("")[kind]
+    try:
+        valid = form.is_valid()
+    except NotAllowed as exc:
+        errors = _form_errors({exc.field or api_settings.NON_FIELD_ERRORS_KEY: [exc.detail]}, shown)
+        return _render_index(request, kind, errors, status=403)
+    if not valid:
+        return _render_index(request, kind, _form_errors(form.errors, shown))
     params = dict(form.validated_data)
     with transaction.atomic():
         job = job_start(kind=kind, params=params, user=request.user, catalog=_known(params["catalog_path"]))
@@ -275,14 +284,19 @@ def _organize_context(request: HttpRequest, job: Job) -> dict:
     shown = request.GET.get("steps", "")
     steps = Paginator(organize_steps(journal, shown or None), STEPS_PAGE).get_page(request.GET.get("page"))
     unfinished = sum(n for state, n in counts.items() if state in ("planned", "started", "verified", "placed"))
+    resumable = job.is_final and unfinished > 0 and not journal.params.get("dry_run")
+    undoable = job.is_final and any(state not in ("planned", "skipped", "rolled_back") for state in counts)
+    refusals = [again_refusal(request.user, journal, action) for action, can in
+                (("resume", resumable), ("rollback", undoable)) if can]  # fmt: skip
     return {
         "journal": journal,
         "step_counts": [(state, counted(n, "file"), StepState(state).label.lower()) for state, n in counts.items()],
         "failed_steps": counts.get(StepState.FAILED, 0),
         "shown_state": shown,
         "steps": steps,
-        "can_resume": job.is_final and unfinished > 0 and not journal.params.get("dry_run"),
-        "can_rollback": job.is_final and any(state not in ("planned", "skipped", "rolled_back") for state in counts),
+        "can_resume": resumable and not again_refusal(request.user, journal, "resume"),
+        "can_rollback": undoable and not again_refusal(request.user, journal, "rollback"),
+        "again_refused": list(dict.fromkeys(filter(None, refusals))),
     }
 
 
@@ -298,9 +312,11 @@ def job_organize_again(request: HttpRequest, job_id, action: str) -> HttpRespons
     if job.kind != JobKind.ORGANIZE:
         raise Http404("not an organize job")
     journal = journal_of(job)
-    refused = web_may_touch(journal, list(settings.VAM_LIBRARY_ROOTS))
-    if refused:
-        return HttpResponse(f"Cannot {action} job {journal.pk}: {refused}", status=400, content_type="text/plain")
+    back = reverse("jobs:detail", args=[job.pk])
+    if page := refused_page(request, again_refusal(request.user, journal, action), back):
+        return page
+    if outside := web_may_touch(journal, list(settings.VAM_LIBRARY_ROOTS)):
+        return HttpResponse(f"Cannot {action} job {journal.pk}: {outside}", status=400, content_type="text/plain")
     with transaction.atomic():
         again = job_start(kind=JobKind.ORGANIZE, params={action: str(journal.pk)}, user=request.user,
                           catalog=journal.catalog)  # fmt: skip

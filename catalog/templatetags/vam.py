@@ -1,4 +1,5 @@
-"""Words for numbers on the pages: counted nouns, video durations, exposures, camera names."""
+"""Words for numbers on the pages (counted nouns, video durations, exposures, camera names), and who may change a
+catalog."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django import template
 
 from catalog.media import words
 from catalog.media.exif import camera_label
+from catalog.permissions import may_change
 
 register = template.Library()
 
@@ -21,6 +23,12 @@ def counted(count, noun: str) -> str:
     except (TypeError, ValueError):
         return f"{count} {plural or singular + 's'}"
     return words.counted(number, singular, plural)
+
+
+@register.filter
+def changeable_by(catalog, user) -> bool:
+    """``catalog|changeable_by:user``: may this user change its folders, delete it and move its files?"""
+    return may_change(user, catalog)
 
 
 @register.filter

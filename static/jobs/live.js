@@ -145,6 +145,11 @@
       delay = Math.min(delay * 2, 30000);
     };
   }
+  // A form that asks first (a rollback): its question, asked here since the page allows no inline script.
+  document.addEventListener("submit", function (event) {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
   tick();
   setInterval(tick, 1000);
   connect();

@@ -6,7 +6,9 @@ import django_rq
 import pytest
 from django.test import override_settings
 
+from catalog.services.analyze import catalog_analyze, catalog_get_or_create
 from tests.jobs.workers import FORKING_WORKER, WorkerProcess
+from tests.services.helpers import camera_photo, plain_photo
 
 
 @pytest.fixture
@@ -41,3 +43,16 @@ def spawn(tmp_path):
     for worker in started:
         if not worker.exited():
             worker.kill()
+
+
+@pytest.fixture
+def analyzed(roots):
+    """A catalog of three dated photos and one undated one, analyzed, inside the library roots."""
+    photos = roots / "photos"
+    camera_photo(photos / "DSC_0001.jpg", "2019:03:15 14:22:33")
+    camera_photo(photos / "DSC_0002.jpg", "2019:03:16 09:00:00", color=(10, 200, 10))
+    camera_photo(photos / "trip" / "DSC_0003.jpg", "2020:08:01 07:05:09", color=(20, 20, 200))
+    plain_photo(photos / "scan.jpg")
+    catalog = catalog_get_or_create(path=roots / "catalog")
+    catalog_analyze(catalog=catalog, sources=[str(photos)], workers=1, thumbnails=False)
+    return catalog
