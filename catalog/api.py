@@ -8,9 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
@@ -19,8 +21,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.grid import (
+    DEFAULT_SORT,
     MAX_PAGE_SIZE,
     PAGE_SIZE,
+    SORTS,
+    TEXT_LIMITS,
     AssetQuery,
     QueryError,
     database_int,
@@ -29,7 +34,7 @@ from catalog.grid import (
     keyset_after,
 )
 from catalog.media.thumbnails import thumbnail_path
-from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind
+from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind, MediaType
 from catalog.services.duplicates import (
     DuplicatesError,
     group_dismiss,
@@ -73,7 +78,7 @@ def grid_record(asset: Asset) -> dict[str, Any]:
 
 
 class CatalogList(APIView):
-    @extend_schema(responses=serializers.ListSerializer(child=serializers.DictField()))
+    @extend_schema(operation_id="catalogs_list", responses={200: {"type": "array", "items": {"type": "object"}}})
     def get(self, request: Request) -> Response:
         catalogs = Catalog.objects.select_related("owner").order_by("name")
         return Response([catalog_record(catalog) for catalog in catalogs])
@@ -83,7 +88,7 @@ class CatalogDetail(APIView):
     """``GET /api/catalogs/{id}``: the dashboard's figures (kept on the catalog row, see catalog.services.stats)
     and its recent jobs."""
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, catalog_id: int) -> Response:
         from jobs.selectors import job_status, job_visible_for
 
@@ -99,30 +104,40 @@ class CatalogDetail(APIView):
         )
 
 
+FLAG_SPELLINGS = ["", "1", "0", "true", "false", "yes", "no", "on", "off"]  # what AssetQuery reads as yes or no
 GRID_PARAMETERS = [
-    OpenApiParameter(name, description=text)
-    for name, text in (
-        ("date_from", "YYYY-MM-DD: taken on or after"),
-        ("date_to", "YYYY-MM-DD: taken on or before"),
-        ("year", "taken in this year"),
-        ("month", "with year: taken in this month"),
-        ("camera", "camera model, exactly"),
-        ("media_type", "image or video"),
-        ("problem", "1: only problem files; 0: none"),
-        ("undated", "1: no reliable date (none, or only the file's modification time), or a suspicious one"),
-        ("duplicates", "1: only files in a duplicate group; 0: none"),
-        ("folder", "only files under this folder"),
-        ("sort", "-taken_at (default), taken_at, path, -path, size, -size"),
-        ("after", "the cursor of the page to continue from (the `next` link holds it)"),
-        ("limit", f"assets per page, at most {MAX_PAGE_SIZE} (default {PAGE_SIZE})"),
-    )
+    OpenApiParameter("date_from", OpenApiTypes.DATE, description="YYYY-MM-DD: taken on or after"),
+    OpenApiParameter("date_to", OpenApiTypes.DATE, description="YYYY-MM-DD: taken on or before"),
+    OpenApiParameter("year", {"type": "integer", "minimum": 1800, "maximum": 2200}, description="taken in this year"),
+    OpenApiParameter(
+        "month", {"type": "integer", "minimum": 1, "maximum": 12}, description="with year: taken in this month"
+    ),
+    OpenApiParameter("camera", {"type": "string", "maxLength": TEXT_LIMITS["camera"]}, description="camera model"),
+    OpenApiParameter("media_type", enum=["", *MediaType.values], description="image or video"),
+    OpenApiParameter("problem", enum=FLAG_SPELLINGS, description="1: only problem files; 0: none"),
+    OpenApiParameter(
+        "undated",
+        enum=FLAG_SPELLINGS,
+        description="1: no reliable date (none, or only the file's modification time), or a suspicious one",
+    ),  # fmt: skip
+    OpenApiParameter("duplicates", enum=FLAG_SPELLINGS, description="1: only files in a duplicate group; 0: none"),
+    OpenApiParameter(
+        "folder", {"type": "string", "maxLength": TEXT_LIMITS["folder"]}, description="only files under this folder"
+    ),
+    OpenApiParameter("sort", enum=["", *SORTS], description=f"the order (default {DEFAULT_SORT})"),
+    OpenApiParameter("after", str, description="the cursor of the page to continue from (the `next` link holds it)"),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+        description=f"assets per page, at most {MAX_PAGE_SIZE} (default {PAGE_SIZE})",
+    ),  # fmt: skip
 ]
 
 
 class AssetGrid(APIView):
     """``GET /api/catalogs/{id}/assets``: the grid, filtered and sorted, a page at a time (keyset pagination)."""
 
-    @extend_schema(parameters=GRID_PARAMETERS, responses=serializers.DictField())
+    @extend_schema(parameters=GRID_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, catalog_id: int) -> Response:
         catalog = get_object_or_404(Catalog.objects.only("pk"), pk=catalog_id)
         try:
@@ -142,9 +157,18 @@ class AssetGrid(APIView):
         return Response({"results": [grid_record(asset) for asset in assets], "next": following})
 
 
+# The camera's wall clock, as the API takes it: YYYY-MM-DDTHH:MM:SS, each part in its range (the day within its
+# month, but for 29 February, which only the calendar check below tells apart).
+WALL_CLOCK = (
+    r"^[1-9][0-9]{3}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    r"|02-(?:0[1-9]|1[0-9]|2[0-9]))T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+)
+
+
 class ManualDate(serializers.Serializer):
     taken_at = serializers.CharField(
-        allow_null=True, max_length=40,
+        allow_null=True, max_length=19,
+        validators=[RegexValidator(WALL_CLOCK, "expected the wall-clock time as YYYY-MM-DDTHH:MM:SS")],
         help_text="the capture date as the camera's wall clock (YYYY-MM-DDTHH:MM:SS, no offset); null goes back to "
         "the date the file and its name give",
     )  # fmt: skip
@@ -153,27 +177,23 @@ class ManualDate(serializers.Serializer):
         if value is None:
             return None
         try:
-            taken_at = datetime.fromisoformat(value)
+            return datetime.fromisoformat(value)
         except ValueError:
-            raise serializers.ValidationError("expected the wall-clock time as YYYY-MM-DDTHH:MM:SS") from None
-        if taken_at.tzinfo is not None:
-            raise serializers.ValidationError("give the camera's wall-clock time, without an offset or zone")
-        return taken_at
+            raise serializers.ValidationError(f"{value[:10]} is not a day of the calendar") from None
 
 
 class AssetDetail(APIView):
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, asset_id: int) -> Response:
         return Response(asset_detail(get_object_or_404(Asset.objects.select_related("catalog"), pk=asset_id)))
 
-    @extend_schema(request=ManualDate, responses=serializers.DictField())
+    @extend_schema(request=ManualDate, responses=OpenApiTypes.OBJECT)
     def patch(self, request: Request, asset_id: int) -> Response:
         """Set the capture date by hand (source "manual", kept by every later analyze), or clear it."""
         asset = get_object_or_404(Asset, pk=asset_id)
         body = ManualDate(data=request.data)
         body.is_valid(raise_exception=True)
-        taken_at = body.validated_data["taken_at"]
-        assets_set_date(assets=Asset.objects.filter(pk=asset.pk), taken_at=taken_at)
+        assets_set_date(assets=Asset.objects.filter(pk=asset.pk), taken_at=body.validated_data["taken_at"])
         return Response(asset_detail(Asset.objects.select_related("catalog").get(pk=asset.pk)))
 
 
@@ -224,7 +244,9 @@ class AssetThumbnail(APIView):
     """``GET /api/assets/{id}/thumbnail?size=``: the asset's thumbnail (the largest when no size is given)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("size", int, description="one of the sizes the catalog made")],
+        parameters=[
+            OpenApiParameter("size", int, enum=sorted(settings.VAM_THUMBNAIL_SIZES), description="a size in pixels")
+        ],
         responses={(200, "image/webp"): bytes, (200, "image/jpeg"): bytes},
     )
     def get(self, request: Request, asset_id: int) -> HttpResponse | FileResponse:
@@ -267,12 +289,18 @@ class DuplicateList(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("kind", enum=["exact", "similar"]),
-            OpenApiParameter("reviewed", description="1: only groups marked reviewed; 0: only the others"),
-            OpenApiParameter("after", description="the cursor of the page to continue from"),
-            OpenApiParameter("limit", int, description=f"groups per page, at most {MAX_PAGE_SIZE}"),
+            OpenApiParameter("kind", enum=["", *GroupKind.values]),
+            OpenApiParameter(
+                "reviewed", enum=["", "0", "1"], description="1: only groups marked reviewed; 0: the others"
+            ),
+            OpenApiParameter("after", str, description="the cursor of the page to continue from"),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                description=f"groups per page, at most {MAX_PAGE_SIZE}",
+            ),  # fmt: skip
         ],
-        responses=serializers.DictField(),
+        responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request, catalog_id: int) -> Response:
         catalog = get_object_or_404(Catalog.objects.only("pk"), pk=catalog_id)
@@ -345,7 +373,7 @@ def group_detail(group: DuplicateGroup) -> dict[str, Any]:
 
 
 class DuplicateDetail(APIView):
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, group_id: int) -> Response:
         return Response(group_detail(get_object_or_404(DuplicateGroup.objects.select_related("primary"), pk=group_id)))
 
@@ -378,7 +406,7 @@ def _group_and_member(group_id: int, asset_id: int | None) -> tuple[DuplicateGro
 class DuplicatePrimary(APIView):
     """``POST /api/duplicates/{id}/primary`` ``{"asset": id}``: keep this copy; later runs keep the choice."""
 
-    @extend_schema(request=MemberChoice, responses=serializers.DictField())
+    @extend_schema(request=MemberChoice, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, group_id: int) -> Response:
         body = MemberChoice(data=request.data)
         body.is_valid(raise_exception=True)
@@ -391,7 +419,7 @@ class DuplicateNotDuplicates(APIView):
     """``POST /api/duplicates/{id}/not-duplicates``: this member (``{"asset": id}``) or the whole similar group is
     not the same picture; the pairs are remembered and never grouped again."""
 
-    @extend_schema(request=NotDuplicatesChoice, responses=serializers.DictField())
+    @extend_schema(request=NotDuplicatesChoice, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, group_id: int) -> Response:
         body = NotDuplicatesChoice(data=request.data)
         body.is_valid(raise_exception=True)
@@ -410,7 +438,7 @@ class DuplicateNotDuplicates(APIView):
 class DuplicateReviewed(APIView):
     """``POST /api/duplicates/{id}/reviewed`` ``{"reviewed": true|false}``."""
 
-    @extend_schema(request=Reviewed, responses=serializers.DictField())
+    @extend_schema(request=Reviewed, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, group_id: int) -> Response:
         body = Reviewed(data=request.data)
         body.is_valid(raise_exception=True)

@@ -35,6 +35,9 @@ SORTS = {
     "-size": ("size", True),
 }
 DEFAULT_SORT = "-taken_at"
+# The longest camera and folder filters, in characters: beyond any camera name or folder a library holds, and
+# short enough that a query of them all still fits the 16 KiB request line a server reads.
+TEXT_LIMITS = {"camera": 255, "folder": 1024}
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
 
@@ -69,8 +72,8 @@ class AssetQuery:
                 values[name] = _int(name, params[name], low, high)
         if values.get("month") and not values.get("year"):
             raise QueryError("month: give a year with the month")
-        for name in ("camera", "folder"):
-            values[name] = text_param(params, name)
+        for name, limit in TEXT_LIMITS.items():
+            values[name] = text_param(params, name, limit)
         media_type = params.get("media_type") or ""
         if media_type and media_type not in MediaType.values:
             raise QueryError(f"media_type: choose {' or '.join(MediaType.values)}")

@@ -10,7 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
@@ -317,12 +317,38 @@ class JobPages(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_page_size(self, request: Request) -> int:
+        """A page size that is not a number from 1 up is refused, not silently replaced by the default."""
+        text = request.query_params.get(self.page_size_query_param, "")
+        if text and not (text.isascii() and text.isdigit() and 1 <= int(text) <= self.max_page_size):
+            raise serializers.ValidationError({"page_size": f"must be a whole number from 1 to {self.max_page_size}"})
+        return super().get_page_size(request) or self.page_size
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] |= {"minimum": 1, "maximum": self.max_page_size}
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] |= {"minimum": 1}
+        return parameters
+
 
 class JobList(APIView):
-    @extend_schema(responses=JobStatusSerializer(many=True))
+    """``GET /api/jobs``: the active jobs, newest first (``?status=all``: every job), a page at a time."""
+
+    pagination_class = JobPages
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", enum=["", "all"], description="all: every job, not only active ones")],
+        responses=JobStatusSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
-        history = request.query_params.get("status") == "all"
-        paginator = JobPages()
+        status_filter = request.query_params.get("status", "")
+        if status_filter not in ("", "all"):
+            raise serializers.ValidationError({"status": "give all for every job, or leave it out for the active ones"})
+        history = status_filter == "all"
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(job_list_visible(request.user, history=history), request, view=self)
         return paginator.get_paginated_response([job_status(job) for job in page or []])
 

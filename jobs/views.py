@@ -12,6 +12,10 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.views.decorators.http import require_GET
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from jobs.models import FINAL_STATUSES
 from jobs.reporter import job_group
@@ -20,10 +24,18 @@ from jobs.selectors import job_status, job_visible_for
 KEEPALIVE_SECONDS = 15.0  # also how often the row is re-read, in case an event was lost
 
 
+@require_GET
 async def job_stream(request: HttpRequest, job_id: str) -> HttpResponseBase:
-    user = await request.auser()
+    """The stream takes the API's own logins: the session cookie or ``Authorization: Token …``."""
+    user = await _api_user(request)
+    if isinstance(user, APIException):
+        return JsonResponse({"error": str(user.detail)}, status=user.status_code, headers=_challenge(user))
     if not user.is_authenticated:
-        return JsonResponse({"error": "Authentication credentials were not provided."}, status=401)
+        return JsonResponse(
+            {"error": "Authentication credentials were not provided."},
+            status=401,
+            headers={"WWW-Authenticate": "Token"},
+        )
     try:
         key = uuid.UUID(job_id)
     except ValueError:
@@ -34,6 +46,20 @@ async def job_stream(request: HttpRequest, job_id: str) -> HttpResponseBase:
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies must not buffer the stream
     return response
+
+
+@database_sync_to_async
+def _api_user(request: HttpRequest):
+    """The user the REST API's authenticators find (a wrong token is refused as the API refuses it)."""
+    api_request = Request(request, authenticators=[auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES])
+    try:
+        return api_request.user
+    except APIException as exc:
+        return exc
+
+
+def _challenge(exc: APIException) -> dict[str, str]:
+    return {"WWW-Authenticate": "Token"} if exc.status_code == 401 else {}
 
 
 async def _events(job_id: uuid.UUID) -> AsyncIterator[str]:

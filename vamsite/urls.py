@@ -18,7 +18,14 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return defaults.server_error(request)
 
 
-handler500 = server_error
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """An address under /api/ that names nothing (``/api/assets/abc``) answers JSON too."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": f"no API operation or record at {request.path}"}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+handler404, handler500 = page_not_found, server_error
 
 admin.site.site_header = "VAM administration"
 admin.site.site_title = "VAM"
@@ -34,6 +41,6 @@ urlpatterns = [
     queues,
     path("", include("jobs.urls")),
     path("", include("catalog.urls")),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("vamsite.accounts")),  # password reset only with mail (vamsite.accounts)
     path("", pages.home, name="home"),
 ]

@@ -216,7 +216,7 @@ def test_unknown_and_malformed_job_ids_are_404(admin_client):
             assert response.status_code == 404 and "no job" in response.json()["error"]
 
 
-def test_openapi_schema_describes_the_jobs_api(admin_client):
+def test_openapi_schema_describes_the_jobs_api_and_every_error_answer(admin_client):
     response = admin_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     schema = json.loads(response.content)
@@ -226,7 +226,33 @@ def test_openapi_schema_describes_the_jobs_api(admin_client):
         "/api/jobs/organize",
         "/api/jobs/thumbnails",
         "/api/jobs/{job_id}",
+        "/api/jobs/{job_id}/stream",
     } <= set(schema["paths"])
+    operations = [
+        (path, method, operation) for path, item in schema["paths"].items() for method, operation in item.items()
+    ]
+    for path, method, operation in operations:
+        assert {"401", "403"} <= set(operation["responses"]), (method, path)
+        assert ("404" in operation["responses"]) == ("{" in path or path == "/api/jobs"), (method, path)
+    stream = schema["paths"]["/api/jobs/{job_id}/stream"]["get"]["responses"]["200"]["content"]
+    assert list(stream) == ["text/event-stream"]
+    # GET /api/jobs is paginated, as it answers
+    listing = schema["paths"]["/api/jobs"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    page = schema["components"]["schemas"][listing["$ref"].rsplit("/", 1)[1]]
+    assert {"count", "next", "previous", "results"} <= set(page["properties"])
+    answer = admin_client.get("/api/jobs").json()
+    assert set(answer) == {"count", "next", "previous", "results"}
+
+
+def test_the_api_answers_json_for_an_address_that_names_nothing_and_for_bad_paging(admin_client):
+    for path in ("/api/assets/not-a-number", "/api/nothing-here", "/api/jobs?page=9"):
+        response = admin_client.get(path)
+        assert response.status_code == 404 and response["Content-Type"] == "application/json", path
+        assert response.json()["error"]
+    for query in ("status=running", "page_size=0", "page_size=201", "page_size=ten"):
+        response = admin_client.get(f"/api/jobs?{query}")
+        assert response.status_code == 400 and response.json()["error"].startswith("invalid request: "), query
+    assert admin_client.get("/catalogs/not-a-number/").status_code == 404  # a page keeps Django's page
 
 
 def test_a_server_failure_under_the_api_answers_json_and_the_pages_keep_their_page(admin_user, monkeypatch):

@@ -84,3 +84,23 @@ async def test_stream_needs_a_login_and_a_visible_job():
     for path in (f"/api/jobs/{job.pk}/stream", "/api/jobs/nope/stream"):
         response = await other.get(path)
         assert response.status_code == 404 and "no job" in json.loads(response.content)["error"]
+
+
+async def test_stream_takes_the_api_token_and_refuses_a_wrong_one():
+    from rest_framework.authtoken.models import Token
+
+    owner = await sync_to_async(get_user_model().objects.create_user)("tokened", password="pw")
+    token = await sync_to_async(Token.objects.create)(user=owner)
+    job = await sync_to_async(Job.objects.create)(
+        kind=JobKind.ANALYZE, created_by=owner, status="SUCCESS", result={"new": 3}
+    )
+    response = await AsyncClient().get(f"/api/jobs/{job.pk}/stream", headers={"Authorization": f"Token {token.key}"})
+    assert response.status_code == 200 and response["Content-Type"] == "text/event-stream"
+    events = parse([chunk.decode() async for chunk in response.streaming_content])
+    assert [event["status"] for event in events] == ["SUCCESS"] and events[0]["result"] == {"new": 3}
+
+    wrong = await AsyncClient().get(f"/api/jobs/{job.pk}/stream", headers={"Authorization": "Token " + "0" * 40})
+    assert wrong.status_code == 401 and json.loads(wrong.content)["error"] == "Invalid token."
+    assert wrong["WWW-Authenticate"] == "Token"
+    posted = await AsyncClient().post(f"/api/jobs/{job.pk}/stream", headers={"Authorization": f"Token {token.key}"})
+    assert posted.status_code == 405 and posted["Allow"] == "GET"
