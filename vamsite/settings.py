@@ -6,12 +6,15 @@ Production sets both (``postgres://…``, ``redis://…``).
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
 
+from vamsite.mail import mail_from_url
+from vamsite.proxies import trusted_networks
 from vamsite.roots import library_roots
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -156,7 +159,7 @@ VAM_JOB_TIMEOUTS = {
 VAM_EMBEDDED_JOB_THREADS = env_int("VAM_EMBEDDED_JOB_THREADS", 1)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "vamsite.lockout.LockingTokenAuthentication",  # TokenAuthentication that locks out token guessing
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -194,11 +197,13 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",  # log-in lockout (vamsite.lockout)
     "catalog",
     "jobs",
 ]
 
 MIDDLEWARE = [
+    "vamsite.proxies.TrustedProxyMiddleware",  # first: the client's address and scheme, from trusted proxies only
     "vamsite.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -209,6 +214,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vamsite.middleware.RedisUnavailableMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: a locked-out log-in gets vamsite.lockout's page
 ]
 
 ROOT_URLCONF = "vamsite.urls"
@@ -246,6 +252,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Log-in lockout (vamsite.lockout, django-axes): this many wrong passwords for one user name from one address, or
+# wrong API tokens from one address, refuse it for this many minutes. Rows in the database, so both backends.
+VAM_LOGIN_FAILURE_LIMIT = env_int("VAM_LOGIN_FAILURE_LIMIT", 5)
+VAM_LOGIN_LOCKOUT_MINUTES = env_int("VAM_LOGIN_LOCKOUT_MINUTES", 15)
+AUTHENTICATION_BACKENDS = ["vamsite.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = VAM_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=VAM_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the wait the page names holds, however often one tries
+AXES_LOCKOUT_CALLABLE = "vamsite.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "vamsite.proxies.client_address"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_VERBOSE = False
+
+# Mail, for password reset links only: EMAIL_URL=smtp+tls://user:password@mail.example.com:587 (see vamsite.mail).
+# Unset, the server sends no mail and the reset pages say that an administrator resets passwords instead.
+_MAIL = mail_from_url(env_str("EMAIL_URL"))
+VAM_PASSWORD_RESET_BY_MAIL = _MAIL.configured
+EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT = _MAIL.backend, _MAIL.host, _MAIL.port
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _MAIL.user, _MAIL.password
+EMAIL_USE_TLS, EMAIL_USE_SSL = _MAIL.starttls, _MAIL.ssl
+DEFAULT_FROM_EMAIL = env_str("VAM_EMAIL_FROM") or "webmaster@localhost"
+
 LANGUAGE_CODE = "en-us"
 # Pinned: Asset.taken_at holds wall-clock time labelled UTC, so every display must use UTC to show it unshifted.
 TIME_ZONE = "UTC"
@@ -264,9 +294,24 @@ except OSError:
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("VAM_SECURE_COOKIES", False)
+# VAM_HTTPS=1: the site is served over HTTPS (a reverse proxy in front, or daphne itself): cookies only over HTTPS,
+# HSTS, and plain http redirected. Unset (make run, plain http on localhost), none of it.
+VAM_HTTPS = env_bool("VAM_HTTPS", False)
+# Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (vamsite.proxies); nobody else's are.
+VAM_TRUSTED_PROXIES = trusted_networks(env_list("VAM_TRUSTED_PROXIES"))
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if VAM_TRUSTED_PROXIES else None
+SECURE_SSL_REDIRECT = VAM_HTTPS
+SECURE_HSTS_SECONDS = env_int("VAM_HSTS_SECONDS", 365 * 24 * 3600) if VAM_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("VAM_HSTS_INCLUDE_SUBDOMAINS", True)
+# The browser preload list is hard to leave and binds every name under the domain: only when asked for. Without
+# it, Django's advice to join the list (security.W021) is silenced.
+SECURE_HSTS_PRELOAD = env_bool("VAM_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SESSION_COOKIE_SECURE = env_bool("VAM_SECURE_COOKIES", VAM_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"  # the csrftoken cookie stays readable by scripts: the API's X-CSRFToken needs it
 X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {
