@@ -129,6 +129,18 @@ def test_wrong_tokens_from_one_address_are_refused_with_429_and_retry_after(ines
     assert client.get("/api/jobs", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)  # the stream's view closes its thread's connection
+def test_wrong_tokens_on_the_event_stream_count_toward_the_same_lockout():
+    client = Client()
+    stream = "/api/jobs/6850b44b-74c9-4c06-974c-368ff9071893/stream"
+    for attempt in range(LIMIT - 1):
+        path = stream if attempt % 2 else "/api/jobs"
+        assert client.get(path, HTTP_AUTHORIZATION=f"Token {attempt:040x}").status_code == 401
+    locked = client.get(stream, HTTP_AUTHORIZATION="Token " + "d" * 40)
+    assert locked.status_code == 429 and "too many wrong tokens" in locked.json()["error"]
+    assert client.get(stream, HTTP_AUTHORIZATION="Token " + "c" * 40).status_code == 429
+
+
 def test_a_made_up_forwarded_for_does_not_dodge_the_lockout():
     """Without VAM_TRUSTED_PROXIES, X-Forwarded-For is the client's own claim and changes nothing."""
     client = Client()
