@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -416,3 +416,226 @@ def test_mtime_is_read_in_the_library_time_zone_not_the_process_one() -> None:
     tokyo = capture_date([], "/photos/scan.jpg", instant, NOW, zone=ZoneInfo("Asia/Tokyo"))
     assert new_york.taken_at == datetime(2020, 6, 1, 23, 30)
     assert tokyo.taken_at == datetime(2020, 6, 2, 12, 30)
+
+
+# Dates peers read from names (Immich, PhotoPrism, digiKam, Nextcloud) ------------------------------------------
+
+LATER = datetime(2025, 1, 1, 12, 0, 0)  # after the epoch examples below (August 2024)
+BURST = datetime(2024, 8, 16, 9, 37, 17)  # 1723801037429 ms, in UTC
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "kind"),
+    [
+        ("201801261147521000.jpg", datetime(2018, 1, 26, 11, 47, 52), "filename_stamp_counter"),
+        ("20180126114752000001.jpg", datetime(2018, 1, 26, 11, 47, 52), "filename_stamp_counter"),
+        ("22-04-06 15-21-03.jpg", datetime(2022, 4, 6, 15, 21, 3), "filename_short_year"),
+        ("22-04-06 15-21-03(1).jpg", datetime(2022, 4, 6, 15, 21, 3), "filename_short_year"),
+        ("Photo 22-04-06_15.21.03.jpg", datetime(2022, 4, 6, 15, 21, 3), "filename_short_year"),
+        # Always YY-MM-DD, as Nextcloud writes it: never read as DD-MM-YY.
+        ("06-04-22 15-21-03.jpg", datetime(2006, 4, 22, 15, 21, 3), "filename_short_year"),
+        # A two-digit year after next year in the 2000s is one of the 1900s.
+        ("99-12-31 23-59-59.jpg", datetime(1999, 12, 31, 23, 59, 59), "filename_short_year"),
+        ("1723801037429.jpg", BURST, "filename_epoch_ms"),
+        ("IMG_1723801037429.jpg", BURST, "filename_epoch_ms"),
+        ("BURST1723801037429.jpg", BURST, "filename_epoch_ms"),
+        ("Screenshot_1723801037429_Chrome.png", BURST, "filename_epoch_ms"),
+        ("1000000000000.jpg", datetime(2001, 9, 9, 1, 46, 40), "filename_epoch_ms"),  # the first 13-digit one
+    ],
+)
+def test_file_names_peers_read(name: str, value: datetime, kind: str) -> None:
+    found = date_from_filename(name, LATER)
+    assert found is not None
+    assert (found.value, found.source, found.confidence, found.granularity) == (
+        value,
+        "filename",
+        CONFIDENCE[kind],
+        "second",
+    )
+    assert found.utc == (kind == "filename_epoch_ms")  # epoch milliseconds are a UTC instant
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # plain counters
+        "IMG_0001.jpg",
+        "DSC01234.JPG",
+        "P1000123.JPG",
+        "100_0001.JPG",
+        "DSCF1234.JPG",
+        "MVI_1234.MOV",
+        "DSC_123456.jpg",  # six-digit counter
+        "12345678.jpg",  # eight-digit counter (year 1234)
+        "IMG_20001234.jpg",  # eight digits that are not a date (month 12, day 34)
+        # epoch milliseconds: out of range, or part of a longer run of digits
+        "0999999999999.jpg",  # before 2001-09-09
+        "999999999999.jpg",  # twelve digits
+        "1800000000000.jpg",  # 2027: after now
+        "9723801037429.jpg",
+        "17238010374291.jpg",  # fourteen digits
+        "IMG_17238010374290.jpg",
+        "1723801037.jpg",  # ten-digit epoch seconds are not read (see dates.py)
+        # impossible stamps before a counter
+        "201813261147521000.jpg",  # month 13
+        "201802311147521000.jpg",  # 31 February
+        "201801262547521000.jpg",  # hour 25
+        "185001261147521000.jpg",  # before 1900
+        "209901261147521000.jpg",  # after now
+        # impossible or incomplete two-digit-year names
+        "22-13-06 15-21-03.jpg",  # month 13
+        "22-02-31 15-21-03.jpg",  # 31 February
+        "22-04-06 25-21-03.jpg",  # hour 25
+        "22-04-06 15-61-03.jpg",  # minute 61
+        "22-04-06.jpg",  # no time of day: too ambiguous alone
+        "22-04-06 15-21.jpg",
+        "122-04-06 15-21-03.jpg",
+    ],
+)
+def test_counters_and_impossible_names_give_no_date(name: str) -> None:
+    assert date_from_filename(name, NOW) is None
+    assert date_from_filename(name, LATER) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "kind"),
+    [
+        # Each is also matched by a new pattern, but the pattern that read it before still wins.
+        ("IMG_20190315_142233_1723801037429.jpg", WHEN, "filename"),
+        ("IMG-20190315-WA0001 1723801037429.jpg", datetime(2019, 3, 15), "filename_date"),
+        ("2019-03-15 14.22.33 22-04-06 15-21-03.jpg", WHEN, "filename"),
+        ("20190315142233123.jpg", WHEN, "filename"),  # 1 to 3 digits after the stamp are milliseconds
+        ("2019-03-15 22-04-06 15-21-03.jpg", datetime(2019, 3, 15, 22, 4, 6), "filename"),
+    ],
+)
+def test_patterns_read_before_still_win_in_file_names(name: str, value: datetime, kind: str) -> None:
+    found = date_from_filename(name, LATER)
+    assert found is not None
+    assert (found.value, found.confidence) == (value, CONFIDENCE[kind])
+
+
+def test_an_epoch_name_after_now_is_not_a_date() -> None:
+    assert date_from_filename("IMG_1723801037429.jpg", BURST - timedelta(days=2)) is None
+    found = date_from_filename("IMG_1723801037429.jpg", BURST - timedelta(hours=12))  # a day of slack for zones
+    assert found is not None
+    assert found.value == BURST
+
+
+def test_an_epoch_name_is_shown_in_the_library_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    chosen = capture_date([], "/p/IMG_1723801037429.jpg", None, LATER, zone=ZoneInfo("Europe/Rome"))
+    assert (chosen.source, chosen.taken_at) == ("filename", datetime(2024, 8, 16, 11, 37, 17))
+    assert chosen.confidence == CONFIDENCE["filename_epoch_ms"]
+    assert chosen.offset_minutes is None  # the library's zone is an assumption, not the camera's offset
+
+
+def test_an_epoch_name_says_nothing_of_a_videos_offset() -> None:
+    from zoneinfo import ZoneInfo
+
+    video = DateCandidate(BURST, "video_created", CONFIDENCE["video_created"], utc=True)
+    chosen = capture_date([video], "/v/VID_1723801037429.mp4", None, LATER, zone=ZoneInfo("Asia/Tokyo"))
+    assert (chosen.source, chosen.taken_at) == ("video_created", datetime(2024, 8, 16, 18, 37, 17))
+    assert chosen.offset_minutes is None
+    assert chosen.confidence == CONFIDENCE["video_created_utc"]
+    assert not chosen.suspicious
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "kind"),
+    [
+        ("/p/20221109/IMG_1.jpg", datetime(2022, 11, 9), "folder_day_compact"),
+        ("/p/20221109T2030/IMG_1.jpg", datetime(2022, 11, 9), "folder_day_compact"),
+        ("/p/20221109_2030/IMG_1.jpg", datetime(2022, 11, 9), "folder_day_compact"),
+        ("/p/20221109-203015/IMG_1.jpg", datetime(2022, 11, 9), "folder_day_compact"),
+        ("/p/2019/5/3/IMG_1.jpg", datetime(2019, 5, 3), "folder_day_unpadded"),
+        ("/p/2019/05/3/IMG_1.jpg", datetime(2019, 5, 3), "folder_day_unpadded"),
+        ("/p/2019/5/18/IMG_1.jpg", datetime(2019, 5, 18), "folder_day_unpadded"),
+        ("/p/2016/08/18 iPhone/IMG_1.jpg", datetime(2016, 8, 18), "folder_day_label"),
+        ("/p/2016/08/18_iPhone/IMG_1.jpg", datetime(2016, 8, 18), "folder_day_label"),
+        ("/p/2016/8/3 - Zoo/IMG_1.jpg", datetime(2016, 8, 3), "folder_day_label"),
+        ("/p/Trip 2011-05-11 Rome/IMG_1.jpg", datetime(2011, 5, 11), "folder_date_in_name"),
+        ("/p/Holiday_2011.05.11/IMG_1.jpg", datetime(2011, 5, 11), "folder_date_in_name"),
+        ("/p/2011-05-11 Rome/IMG_1.jpg", datetime(2011, 5, 11), "folder_day"),  # read before, as a pure date
+        ("/p/2019/03/Trip 2019-03-15/IMG_1.jpg", datetime(2019, 3, 15), "folder_date_in_name"),  # deepest wins
+        ("relative/2019/5/3/IMG_1.jpg", datetime(2019, 5, 3), "folder_day_unpadded"),
+        ("/p//2019/./5/3/IMG_1.jpg", datetime(2019, 5, 3), "folder_day_unpadded"),
+    ],
+)
+def test_folder_names_peers_read(path: str, value: datetime, kind: str) -> None:
+    found = date_from_folders(path, NOW)
+    assert found is not None
+    assert (found.value, found.source, found.confidence, found.granularity) == (
+        value,
+        "folder",
+        CONFIDENCE[kind],
+        "day",
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/p/20221309/a.jpg", None),  # month 13
+        ("/p/20220230/a.jpg", None),  # 30 February
+        ("/p/20221109T2530/a.jpg", None),  # hour 25
+        ("/p/20221109_2099/a.jpg", None),  # minute 99
+        ("/p/18001109/a.jpg", None),  # before the first photograph
+        ("/p/20991109/a.jpg", None),  # after now
+        ("/p/12345678/a.jpg", None),  # an eight-digit counter
+        ("/p/100_0001/a.jpg", None),
+        ("/p/DCIM/100CANON/a.jpg", None),
+        ("/p/DSCF1234/a.jpg", None),
+        ("/p/Trip 20110511 Rome/a.jpg", None),  # compact dates only as the whole name
+        ("/p/Trip 2011-02-30 Rome/a.jpg", None),
+        ("/p/Trip 2011-05_11 Rome/a.jpg", None),  # two different separators inside a label
+        ("/p/Trip 1700-05-11/a.jpg", None),
+        ("/p/Album 3 - Zoo/a.jpg", None),
+        ("/p/2019/5/a.jpg", datetime(2019, 1, 1)),  # a one-digit folder alone may number a part
+        ("/p/2019/2/30/a.jpg", datetime(2019, 1, 1)),  # 30 February
+        ("/p/2019/13/5/a.jpg", datetime(2019, 1, 1)),  # month 13
+        ("/p/2019/0/5/a.jpg", datetime(2019, 1, 1)),  # month 0
+        ("/p/2016/08/32 iPhone/a.jpg", datetime(2016, 8, 1)),  # day 32: the month folder still counts
+        ("/p/2016/18 iPhone/a.jpg", datetime(2016, 1, 1)),  # a labelled day needs a year and a month above it
+        ("/p/1700/5/3/a.jpg", None),
+    ],
+)
+def test_new_folder_patterns_never_give_counters_or_impossible_dates(path: str, expected: datetime | None) -> None:
+    found = date_from_folders(path, NOW)
+    assert (found.value if found else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "kind"),
+    [
+        # Each is also matched by a new pattern, but the pattern that read it before still wins.
+        ("/p/2019-03-15 Trip 2020-01-01/a.jpg", datetime(2019, 3, 15), "folder_day"),
+        ("/p/2019 Trip 2019-05-11/a.jpg", datetime(2019, 1, 1), "folder_year"),
+        ("/p/2019/03/15/a.jpg", datetime(2019, 3, 15), "folder_day"),
+        ("/p/2019/03/a.jpg", datetime(2019, 3, 1), "folder_month"),
+        ("/p/2019-03 Trip 2019-03-15/a.jpg", datetime(2019, 3, 1), "folder_month"),
+    ],
+)
+def test_patterns_read_before_still_win_in_folder_names(path: str, value: datetime, kind: str) -> None:
+    found = date_from_folders(path, NOW)
+    assert found is not None
+    assert (found.value, found.confidence) == (value, CONFIDENCE[kind])
+
+
+def test_less_certain_name_patterns_have_lower_confidence() -> None:
+    c = CONFIDENCE
+    # A compact, two-digit-year or epoch name is less certain than a full YYYY-MM-DD one with a time.
+    assert c["filename"] > c["filename_stamp_counter"] > c["filename_epoch_ms"] > c["filename_short_year"]
+    assert c["filename_date"] > c["filename_short_year"]
+    # A compact or unpadded folder, or a date inside a label, is less certain than a pure date folder.
+    assert c["folder_day"] > c["folder_day_compact"] > c["folder_day_label"] > c["folder_month"]
+    assert c["folder_day"] > c["folder_day_unpadded"] > c["folder_date_in_name"] > c["folder_month"]
+
+
+def test_a_labelled_day_folder_dates_a_photo_without_exif() -> None:
+    chosen = capture_date([], "/photos/2016/08/18 iPhone/IMG_0042.JPG", None, NOW)
+    assert (chosen.source, chosen.taken_at, chosen.confidence) == (
+        "folder",
+        datetime(2016, 8, 18),
+        CONFIDENCE["folder_day_label"],
+    )
