@@ -10,7 +10,7 @@ Django view that DRF does not see: it is added by hand.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.openapi import AutoSchema
 
@@ -38,7 +38,7 @@ def error_response(code: str) -> dict[str, Any]:
 
 
 class VamAutoSchema(AutoSchema):
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:  # type: ignore[override]
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         codes = ["401", "403", "429"]
         if "{" in self.path or self._get_paginator() is not None:  # (a page past the last is 404 too)

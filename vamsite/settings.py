@@ -165,7 +165,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "vamsite.schema.VamAutoSchema",  # documents every error answer
     "EXCEPTION_HANDLER": "jobs.api.api_exception_handler",
     "URL_FORMAT_OVERRIDE": None,  # `format` is ours: the export format (json or csv) of plan and export reads
 }
@@ -174,6 +174,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Visual Asset Manager: background jobs (analyze, organize, thumbnails) and their progress.",
     "VERSION": "1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,  # a request body's own schema, with what it refuses (lengths, bounds)
+    "COMPONENT_SPLIT_PATCH": False,  # PATCH /api/assets/{id} needs its one field, as the API refuses {}
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "vamsite.schema.add_error_and_stream"],
 }
 if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
