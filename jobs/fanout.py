@@ -28,9 +28,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from catalog.media.analyze import AnalyzeOptions
+from catalog.media.pool import pool_processes
 from catalog.media.walk import WalkEntry
 from catalog.models import Catalog
 from catalog.services.analyze import AnalyzeSummary, analyze_entries, analyze_options
+from jobs.heartbeat import HEARTBEAT_STALE, batch_heartbeat
 from jobs.models import BatchStatus, Job, JobBatch, JobStatus
 from jobs.reporter import MIN_WRITE_SECONDS, RATE_WINDOW_SECONDS, WRITE_ITEMS, WRITE_SECONDS, job_push
 from jobs.services import current_worker_name, uses_redis
@@ -81,7 +83,7 @@ class FanOutRunner:
         count = _create_batches(self.job, entries, known, self.batch_files)
         try:
             self._take_part(catalog, options, reporter)
-            self.report = _collect(self.job, summary, count)
+            self.report = _collect(self.job, summary, count, cancelled=reporter.is_cancelled())
         finally:
             JobBatch.objects.filter(job=self.job).delete()  # their file lists are large; the result keeps the counts
 
@@ -94,7 +96,8 @@ class FanOutRunner:
                 JobBatch.objects.filter(job=self.job, status=BatchStatus.PENDING).update(
                     status=BatchStatus.CANCELLED, finished_at=timezone.now()
                 )
-                return  # running batches see the cancel at their next write and stop there
+                _wait_for_running(self.job)
+                return
             if time.monotonic() - started >= HELP_AFTER_SECONDS:
                 batch = _claim(Q(job=self.job), stale_before=timezone.now() - stale, retry_failed=True)
                 if batch is not None:
@@ -107,6 +110,16 @@ class FanOutRunner:
             ).exists():
                 return
             time.sleep(POLL_SECONDS)
+
+
+def _wait_for_running(job: Job) -> None:
+    """Wait until the batches still running on other workers have stopped (they see the cancel at their next
+    write, within a few seconds) and recorded what they stored, so that the job's result counts it. A batch
+    whose worker stopped beating its heartbeat is not waited for: that worker is gone."""
+    while JobBatch.objects.filter(
+        job=job, status=BatchStatus.RUNNING, heartbeat_at__gte=timezone.now() - HEARTBEAT_STALE
+    ).exists():
+        time.sleep(POLL_SECONDS)
 
 
 def _create_batches(job: Job, entries: list[WalkEntry], known: Mapping[int, frozenset[str]], size: int) -> int:
@@ -189,7 +202,8 @@ def batch_run(batch: JobBatch, catalog: Catalog, options: AnalyzeOptions, *, wor
     entries = [WalkEntry(path=path, size=size, mtime_ns=mtime_ns) for path, size, mtime_ns in batch.entries]
     known = {int(size): frozenset(digests) for size, digests in batch.known.items()}
     try:
-        analyze_entries(catalog, entries, known, options, summary, reporter, workers=workers)
+        with batch_heartbeat(batch), pool_processes():
+            analyze_entries(catalog, entries, known, options, summary, reporter, workers=workers)
         reporter.flush()
     except Exception as exc:
         logger.exception("job %s: batch %d failed", batch.job_id, batch.index)
@@ -221,11 +235,12 @@ def batch_options(job: Job, catalog: Catalog) -> AnalyzeOptions:
     return analyze_options(catalog, thumbnails=job.params.get("thumbnails", True))
 
 
-def _collect(job: Job, summary: AnalyzeSummary, count: int) -> dict[str, Any]:
-    """Add the batches' counts to the summary; fail when a batch failed on every attempt."""
+def _collect(job: Job, summary: AnalyzeSummary, count: int, *, cancelled: bool = False) -> dict[str, Any]:
+    """Add the batches' counts (what they stored) to the summary; fail when a batch failed on every attempt
+    (a cancelled job leaves its failed batches as they are)."""
     workers: Counter[str] = Counter()
     for batch in JobBatch.objects.filter(job=job).only("index", "status", "attempt", "worker", "result", "error"):
-        if batch.status == BatchStatus.FAILED:
+        if batch.status == BatchStatus.FAILED and not cancelled:
             raise FanOutError(f"batch {batch.index} failed {batch.attempt} times; last error: {batch.error}")
         if batch.result:
             summary.analyzed += batch.result["analyzed"]
@@ -237,9 +252,11 @@ def _collect(job: Job, summary: AnalyzeSummary, count: int) -> dict[str, Any]:
 class BatchReporter:
     """The progress interface for one batch: adds its files to the job's ``current`` with an atomic increment.
 
-    One statement refreshes the batch's heartbeat (only while this attempt owns it), adds to the job's count
-    (only while the job runs) and reads back the job's total, whether a cancel was asked, and how many batches
-    are running. No row back means the batch was taken from us or the job ended: the batch stops.
+    One statement refreshes the batch's heartbeat (only while this attempt owns it; a thread beats it too, see
+    ``jobs.heartbeat``), adds to the job's count (only while the job runs) and reads back the job's total, whether
+    a cancel was asked, and how many batches are running. No row back means the batch was taken from us or the
+    job ended: the batch stops. The job's heartbeat is left to its own worker: batches going on elsewhere must
+    never keep a job looking alive whose worker died.
 
     The job's reporter rules (``jobs.reporter``) apply to the job as a whole: with N batches running, each writes
     N times less often, so the job row sees about as many writes per 1,000 files as with one worker.
@@ -312,7 +329,7 @@ WITH ours AS (
     RETURNING job_id
 )
 UPDATE {Job._meta.db_table} AS job
-SET current = job.current + %(delta)s, message = %(message)s, heartbeat_at = %(now)s,
+SET current = job.current + %(delta)s, message = %(message)s,
     eta_seconds = COALESCE(%(eta)s::double precision, job.eta_seconds)
 FROM ours WHERE job.id = ours.job_id AND job.status = %(job_running)s
 RETURNING job.current, job.total, job.cancel_requested_at IS NOT NULL,

@@ -36,6 +36,9 @@ class Job(models.Model):
     queue = models.CharField(max_length=32, default="default")
     # Who runs it: the RQ worker's name, or "embedded:<host>:<pid>" for the in-process runner.
     worker = models.CharField(max_length=255, blank=True, default="")
+    # Where it runs: "<host>:<pid>" of the process running it (a forking worker's work-horse), which writes
+    # heartbeat_at every few seconds while it runs (jobs.heartbeat).
+    process = models.CharField(max_length=255, blank=True, default="")
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     phase = models.CharField(max_length=32, blank=True, default="")
     current = models.BigIntegerField(default=0)

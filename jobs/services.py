@@ -11,19 +11,22 @@ import os
 import socket
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from jobs.models import FINAL_STATUSES, Job, JobKind, JobStatus
+from jobs.heartbeat import HEARTBEAT_STALE
+from jobs.models import FINAL_STATUSES, Job, JobBatch, JobKind, JobStatus
 from jobs.reporter import job_push
 
 logger = logging.getLogger(__name__)
 
 QUEUE_OF_KIND = {kind: "default" for kind in JobKind.values}
-STALE_HEARTBEAT = timedelta(minutes=10)  # a running job that reported nothing for this long has lost its worker
+# A running job silent this long has lost its worker, even where its process seems alive (its pid taken again by
+# another process, say). Jobs of an older version, without a heartbeat thread, have only this rule.
+STALE_HEARTBEAT = timedelta(minutes=10)
 
 
 class JobError(Exception):
@@ -135,25 +138,52 @@ def _rq_cancel(job: Job) -> None:
 def job_reconcile(*, now=None) -> int:
     """Fail the jobs whose worker is gone; returns how many. Safe to run anywhere, any number of times.
 
-    A job counts as abandoned when its RQ job no longer exists or ended without the row being finalised (a
-    worker killed with -9, a machine that went away), or when it runs but reported nothing for 10 minutes.
-    Analyze and organize are idempotent: resubmitting such a job resumes where it stopped.
+    A running job is lost when the process that ran it has ended (seen at once on its own machine), or when it
+    has sent no heartbeat for ``HEARTBEAT_STALE`` (20 s: its process writes one every 5 s, whatever the job is
+    doing) and its RQ worker has gone quiet too; or when its RQ job no longer exists or ended without the row
+    being finalised. Analyze and organize are idempotent: resubmitting such a job resumes where it stopped.
     """
     now = now or timezone.now()
     fixed = 0
     for job in Job.objects.filter(status__in=[JobStatus.PENDING, JobStatus.PROGRESS]):
         reason = _abandoned(job, now)
-        if reason and job_finish(job, JobStatus.FAILURE, error=reason, error_type="WorkerLost"):
+        if not reason:
+            continue
+        JobBatch.objects.filter(job=job).delete()  # a fanned-out job's file lists: its batches stop at their next write
+        if job_finish(job, JobStatus.FAILURE, error=reason, error_type="WorkerLost"):
             logger.warning("job %s reconciled to FAILURE: %s", job.pk, reason)
             fixed += 1
     return fixed
 
 
 def _abandoned(job: Job, now) -> str:
+    if job.status == JobStatus.PROGRESS and job.process:
+        return _process_lost(job, now)
     if job.status == JobStatus.PROGRESS and job.heartbeat_at and now - job.heartbeat_at > STALE_HEARTBEAT:
-        return f"no progress since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC: its worker is gone; resubmit to resume"
+        return _no_sign_of_life(job)
     if job.worker.startswith(EMBEDDED):
-        return _embedded_runner_gone(job.worker)
+        return _process_gone(job.worker.removeprefix(EMBEDDED))
+    return _queue_entry_lost(job, now)
+
+
+def _process_lost(job: Job, now) -> str:
+    """A running job whose process recorded itself (``Job.process``) and keeps its heartbeat fresh."""
+    silent = now - (job.heartbeat_at or job.created_at)
+    if _on_this_host(job.process):
+        gone = _process_gone(job.process)
+        if gone or silent > STALE_HEARTBEAT:
+            return gone or _no_sign_of_life(job)
+        return ""  # alive here: however long it has been silent, it works (or is stuck, until its time limit)
+    if silent <= HEARTBEAT_STALE or _rq_worker_still_runs(job, now):
+        return ""
+    return _no_sign_of_life(job)
+
+
+def _no_sign_of_life(job: Job) -> str:
+    return f"no sign of life since {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC: its worker is gone; resubmit to resume"
+
+
+def _queue_entry_lost(job: Job, now) -> str:
     if not uses_redis():
         return ""
     import django_rq
@@ -173,15 +203,50 @@ def _abandoned(job: Job, now) -> str:
     return ""
 
 
-def _embedded_runner_gone(worker: str) -> str:
-    """A job of the in-process runner lives only as long as its process (a restarted ``make run``, say)."""
-    host, _, pid = worker.removeprefix(EMBEDDED).rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return ""  # another machine's process: only its heartbeat tells
+def _on_this_host(process: str) -> bool:
+    host, _, pid = process.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit()
+
+
+def _process_gone(process: str) -> str:
+    """``<host>:<pid>``: a process of this machine that has ended (another machine's: only its heartbeat tells)."""
+    if not _on_this_host(process):
+        return ""
+    pid = process.rpartition(":")[2]
+    if _pid_alive(int(pid)):
+        return ""
+    return f"its worker (pid {pid}) has ended: killed, or out of memory; resubmit to resume"
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process of this machine runs (a zombie, dead but not yet reaped, does not)."""
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return f"the process that ran it (pid {pid}) has ended; resubmit to resume"
+        return False
     except PermissionError:
         pass
-    return ""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        return True  # no /proc here: it exists, so it runs
+
+
+def _rq_worker_still_runs(job: Job, now) -> bool:
+    """Whether the RQ worker that took the job still runs it and sends its own heartbeats. A forking worker does,
+    every few seconds, while its work-horse works (and it sees at once when the work-horse dies, and records it):
+    a work-horse that cannot write its heartbeat for a while is not taken for a dead one."""
+    if not uses_redis() or not job.worker or job.worker.startswith(EMBEDDED):
+        return False
+    import django_rq
+    from rq.utils import utcparse
+    from rq.worker import Worker
+
+    key = Worker.redis_worker_namespace_prefix + job.worker
+    beat, current = cast(list, django_rq.get_connection(job.queue).hmget(key, ["last_heartbeat", "current_job"]))
+    if not beat or not current or current.decode() != str(job.pk):
+        return False
+    return now - utcparse(beat.decode()) <= HEARTBEAT_STALE

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from catalog.media.pool import pool_processes
+from jobs.heartbeat import current_process, job_heartbeat
 from jobs.models import Job, JobKind, JobStatus
 from jobs.reporter import JobReporter, job_push
 from jobs.services import current_worker_name, job_finish
@@ -18,21 +20,33 @@ logger = logging.getLogger(__name__)
 
 
 def run_job(job_id: str) -> dict[str, Any] | None:
+    """Run a job to its end: its heartbeat is kept while it runs, and every process it started (the analysis
+    pool) has exited before its final status is recorded."""
     if not connection.in_atomic_block:  # a long-lived worker: drop a connection the database closed meanwhile
         close_old_connections()
     now = timezone.now()
     claimed = Job.objects.filter(pk=job_id, status=JobStatus.PENDING, cancel_requested_at__isnull=True).update(
-        status=JobStatus.PROGRESS, started_at=now, heartbeat_at=now, worker=current_worker_name()
+        status=JobStatus.PROGRESS,
+        started_at=now,
+        heartbeat_at=now,
+        worker=current_worker_name(),
+        process=current_process(),
     )
     job = Job.objects.filter(pk=job_id).first()
     if job is None or not claimed:
         return None  # cancelled before it started, or another worker has it
     job_push(job)
+    with job_heartbeat(job):
+        return _run_claimed(job)
+
+
+def _run_claimed(job: Job) -> dict[str, Any] | None:
     reporter = JobReporter(job)
     try:
-        result = HANDLERS[job.kind](job, reporter)
+        with pool_processes():
+            result = HANDLERS[job.kind](job, reporter)
     except Exception as exc:
-        logger.exception("job %s failed", job_id)
+        logger.exception("job %s failed", job.pk)
         job_finish(job, JobStatus.FAILURE, error=str(exc) or type(exc).__name__, error_type=type(exc).__name__)
         return None
     if reporter.is_cancelled():

@@ -2,9 +2,6 @@
 job (here, or submitted to the workers) and following it to the end."""
 
 import logging
-import multiprocessing
-import multiprocessing.forkserver
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -15,6 +12,7 @@ from typing import Any, TextIO, TypeVar, cast
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from catalog.media.pool import start_ignoring_ctrl_c
 from catalog.media.progress import TerminalReporter
 from catalog.models import Catalog
 from catalog.selectors import catalog_by_path
@@ -106,7 +104,7 @@ def submit_job(command: BaseCommand, *, kind: str, params: dict, wait: bool) -> 
             "or use --wait to run the job here and follow it"
         )
     if wait and not uses_redis():
-        _pool_workers_ignore_ctrl_c()  # the embedded runner takes the job in this process
+        start_ignoring_ctrl_c()  # the embedded runner takes the job in this process
     job = job_start(kind=kind, params=params)
     if not wait:
         command.stdout.write(str(job.pk))
@@ -127,7 +125,7 @@ def run_here(command: BaseCommand, *, kind: str, params: dict, catalog: Catalog 
         run_job(str(job.pk))
         job.refresh_from_db()
         return job
-    _pool_workers_ignore_ctrl_c()
+    start_ignoring_ctrl_c()
     runner = threading.Thread(target=embedded.run, args=(str(job.pk),), name="vam-job", daemon=True)
     runner.start()
     return follow_job(command, job, runner=runner)
@@ -189,18 +187,3 @@ def _expected_failures_quiet() -> Iterator[None]:
         yield
     finally:
         logger.removeFilter(quiet)
-
-
-def _pool_workers_ignore_ctrl_c() -> None:
-    """Ctrl-C reaches every process of the terminal's foreground group, the analysis pool's workers too: they
-    must not die with files half read, since the command cancels the job and the job stops its pool. The pool
-    (``catalog.media.pool``) starts them from the forkserver; a forkserver started while SIGINT is ignored, and
-    every worker it forks, keeps ignoring it. Started here with the pool's own preload, it serves the pool later."""
-    if threading.current_thread() is not threading.main_thread():
-        return  # only the main thread may change how a signal is handled
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["catalog.media.pool"])
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        multiprocessing.forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC
 from functools import partial
@@ -316,16 +317,15 @@ def analyze_entries(
     reporter.update(phase="analyze", current=0, total=total, message="")
     pending: list[FileAnalysis] = []
     last_flush = time.monotonic()
-    results = analyze_many(entries, options, known, workers)
-    for done, result in enumerate(results, start=1):
-        pending.append(result)
-        if len(pending) >= BATCH_SIZE or time.monotonic() - last_flush > BATCH_SECONDS:
-            _flush(catalog, pending, summary, options)
-            pending, last_flush = [], time.monotonic()
-        reporter.update(phase="analyze", current=done, total=total, message=_short(result.path))
-        if reporter.is_cancelled():
-            results.close()  # stops the pool
-            break
+    with closing(analyze_many(entries, options, known, workers)) as results:  # its pool stops on any exit
+        for done, result in enumerate(results, start=1):
+            pending.append(result)
+            if len(pending) >= BATCH_SIZE or time.monotonic() - last_flush > BATCH_SECONDS:
+                _flush(catalog, pending, summary, options)
+                pending, last_flush = [], time.monotonic()
+            reporter.update(phase="analyze", current=done, total=total, message=_short(result.path))
+            if reporter.is_cancelled():
+                break
     _flush(catalog, pending, summary, options)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -70,16 +71,15 @@ def thumbnails_generate(
             todo.append(WalkEntry(path, size, mtime_ns))
             expected[path] = sha256
     reporter.update(phase="thumbnails", current=0, total=len(todo))
-    results = analyze_many(todo, options, {}, worker_count(workers))
-    for done, result in enumerate(results, start=1):
-        if result.sha256 != expected[result.path]:
-            summary.changed += 1  # its thumbnails are filed under the new content; analyze will point the row there
-        elif result.thumbnails:
-            summary.written += 1
-        elif not all(thumbnail_path(options.thumbnails_root or "", s, result.sha256, fmt).exists() for s in sizes):
-            summary.failed += 1
-        reporter.update(phase="thumbnails", current=done, total=len(todo))
-        if reporter.is_cancelled():
-            results.close()  # stops the pool
-            break
+    with closing(analyze_many(todo, options, {}, worker_count(workers))) as results:  # its pool stops on any exit
+        for done, result in enumerate(results, start=1):
+            if result.sha256 != expected[result.path]:
+                summary.changed += 1  # its thumbnails are filed under the new content; analyze points the row there
+            elif result.thumbnails:
+                summary.written += 1
+            elif not all(thumbnail_path(options.thumbnails_root or "", s, result.sha256, fmt).exists() for s in sizes):
+                summary.failed += 1
+            reporter.update(phase="thumbnails", current=done, total=len(todo))
+            if reporter.is_cancelled():
+                break
     return summary

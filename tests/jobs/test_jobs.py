@@ -140,7 +140,7 @@ def test_reconcile_fails_jobs_whose_worker_is_gone(queue):
     for job in (lost, silent):
         job.refresh_from_db()
         assert job.status == JobStatus.FAILURE and job.error_type == "WorkerLost"
-    assert "queue entry is gone" in lost.error and "no progress since" in silent.error
+    assert "queue entry is gone" in lost.error and "no sign of life since" in silent.error
     assert job_reconcile() == 0  # harmless to run again
 
 

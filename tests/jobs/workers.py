@@ -21,6 +21,15 @@ FORKING_WORKER = [
 ]  # fmt: skip
 
 
+def worker_command(*queues: str, simple: bool = False, burst: bool = False) -> list[str]:
+    """``manage.py rqworker`` on ``queues``: a forking ``VamWorker`` (or ``VamSimpleWorker``) that keeps running
+    until it is killed, unless ``burst``."""
+    worker_class = "jobs.worker.VamSimpleWorker" if simple else "jobs.worker.VamWorker"
+    return [sys.executable, "manage.py", "rqworker", *queues, "--worker-class", worker_class] + (
+        ["--burst"] if burst else []
+    )
+
+
 class WorkerProcess:
     """A real RQ worker process in a session of its own, logging to a file."""
 
@@ -101,6 +110,11 @@ def descendants(pid: int, table: dict[int, list[str]]) -> list[int]:
     for child in list(found):
         found += descendants(child, table)
     return found
+
+
+def all_descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``: its work-horse, the analysis pool's forkserver, tracker and workers."""
+    return set(descendants(pid, processes()))
 
 
 def wait_until(check: Callable[[], object], what: str, worker: WorkerProcess | None = None):
