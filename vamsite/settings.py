@@ -133,8 +133,9 @@ VAM_ANALYZE_WORKERS = env_int("VAM_ANALYZE_WORKERS", 0)  # 0: one per core
 VAM_ANALYZE_FILE_TIMEOUT = env_int("VAM_ANALYZE_FILE_TIMEOUT", 300)  # seconds before a stuck file is given up
 # A large analyze job is split into batches of this many files that every worker on the analysis queue shares.
 VAM_ANALYZE_BATCH_FILES = env_int("VAM_ANALYZE_BATCH_FILES", 1000)
-# A batch whose worker reported nothing for this long is taken back (its worker died, or its node went away).
-VAM_ANALYZE_BATCH_STALE_SECONDS = env_int("VAM_ANALYZE_BATCH_STALE_SECONDS", VAM_ANALYZE_FILE_TIMEOUT + 60)
+# A batch whose heartbeat (a thread beats it every 5 s, however slow its file) stopped this long is taken back:
+# its worker died, or its node went away.
+VAM_ANALYZE_BATCH_STALE_SECONDS = env_int("VAM_ANALYZE_BATCH_STALE_SECONDS", 30)
 # Seconds organize waits between the steps of its protocol: 0, except to widen the windows in fault-injection tests.
 VAM_ORGANIZE_PAUSE = float(env_str("VAM_ORGANIZE_PAUSE", "0") or 0)
 # A move within one file system links the source to its temporary name instead of copying its bytes.
