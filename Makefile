@@ -16,7 +16,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_DATA_DIR ?= var/test-data
 PYTEST_ARGS ?=
 
-.PHONY: install dev run serve test services ffmpeg browser lint format clean
+.PHONY: install dev run serve test services ffmpeg exiftool browser lint format clean
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit("VAM needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -31,7 +31,7 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
 
 install: $(VENV)/.installed
 
-dev: $(VENV)/.dev-installed
+dev: $(VENV)/.dev-installed exiftool
 
 run: install
 	@test -n "$(PHOTOS)" || { echo "usage: make run PHOTOS=/path/to/photos"; exit 2; }
@@ -70,6 +70,14 @@ ffmpeg:
 	    echo "installing ffmpeg"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null; \
 	  else echo "error: the tests need ffmpeg and ffprobe: install ffmpeg (apt install ffmpeg)"; exit 1; fi; }
 
+# ExifTool reads maker notes, XMP/IPTC and the RAW and camcorder formats Pillow and exifread cannot (optional at run
+# time; the tests of those formats need it): install Debian's package when root.
+exiftool:
+	@command -v exiftool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing exiftool"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libimage-exiftool-perl >/dev/null; \
+	  else echo "error: the tests need exiftool: install it (apt install libimage-exiftool-perl)"; exit 1; fi; }
+
 # The browser test drives Debian's chromium through chromium-driver (never a browser a tool downloads itself).
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
@@ -77,7 +85,7 @@ browser:
 	    echo "installing chromium and chromium-driver"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
 	  else echo "error: the browser test needs Debian's chromium and chromium-driver (apt install chromium chromium-driver)"; exit 1; fi; }
 
-test: $(VENV)/.dev-installed services ffmpeg browser
+test: $(VENV)/.dev-installed services ffmpeg exiftool browser
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only-secret VAM_DATA_DIR=$(TEST_DATA_DIR) \
 	  $(PY) -m pytest $(PYTEST_ARGS)
 

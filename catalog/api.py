@@ -234,6 +234,10 @@ def asset_detail(asset: Asset) -> dict[str, Any]:
         "date_note": asset.date_note,
         "taken_at_offset": asset.taken_at_offset,
         "exif": asset.exif,
+        "keywords": list(asset.keywords or []),
+        "rating": asset.rating,
+        "title": asset.title,
+        "description": asset.description,
         "duplicate_groups": sorted(asset.duplicate_memberships.values_list("group_id", flat=True)),
         "thumbnail": reverse("catalog:api-asset-thumbnail", args=[asset.pk]) if asset.sha256 else None,
     }

@@ -51,6 +51,7 @@ class DateSource(models.TextChoices):
     MANUAL = "manual", "Set by hand"
     EXIF_ORIGINAL = "exif_original", "EXIF DateTimeOriginal"
     EXIF_DIGITIZED = "exif_digitized", "EXIF CreateDate"
+    METADATA_DATE = "metadata_date", "XMP/IPTC date (no time of day)"
     VIDEO = "video_created", "Video creation time"
     FILENAME = "filename", "File name"
     FOLDER = "folder", "Folder name"
@@ -102,6 +103,10 @@ class Asset(models.Model):
     gps_longitude = models.FloatField(null=True, blank=True)
     gps_altitude = models.FloatField(null=True, blank=True)
     exif = models.JSONField(default=dict, blank=True)
+    keywords = models.JSONField(default=list, blank=True, help_text="XMP subject / IPTC keywords")
+    rating = models.SmallIntegerField(null=True, blank=True, help_text="XMP rating, -1 (rejected) to 5")
+    title = models.CharField(max_length=255, blank=True, default="")
+    description = models.TextField(blank=True, default="")
 
     dhash = models.BigIntegerField(null=True, blank=True)
     phash = models.BigIntegerField(null=True, blank=True)

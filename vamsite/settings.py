@@ -144,6 +144,8 @@ VAM_FFMPEG = env_str("VAM_FFMPEG", "ffmpeg")
 # The zone the library's clocks were in: file modification times and UTC video times become wall-clock time there.
 VAM_TIME_ZONE = zone_name(env_str("VAM_TIME_ZONE") or machine_time_zone())
 VAM_FFPROBE = env_str("VAM_FFPROBE", "ffprobe")
+# ExifTool (optional): maker-note lens and ISO, XMP/IPTC keywords, rating, title, CR3/RAF/MRW/X3F/CRW, camcorder tags.
+VAM_EXIFTOOL = env_str("VAM_EXIFTOOL", "exiftool")
 
 REDIS_URL = env_str("REDIS_URL")
 

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from . import exif as exif_meta
+from . import exiftool
 from .dates import DateCandidate
 from .hashing import fine_hash, image_hashes, sha256_stream
 from .isobmff import BoxError, items_outside
@@ -108,6 +109,7 @@ class AnalyzeOptions:
     max_image_pixels: int = 120_000_000
     ffmpeg: str | None = None
     ffprobe: str | None = None
+    exiftool: str | None = None  # None: maker notes, XMP/IPTC, CR3/RAF/MRW/X3F/CRW and camcorder tags are not read
     force_thumbnails: bool = False  # rewrite thumbnails that exist
     file_timeout: float = 300.0  # seconds one file may take in a worker process before it is given up
 
@@ -143,6 +145,10 @@ class FileAnalysis:
     gps: tuple[float, float] | None = None
     gps_altitude: float | None = None
     exif: dict[str, Any] = field(default_factory=dict)
+    keywords: list[str] = field(default_factory=list)  # XMP dc:subject / IPTC Keywords (MWG rules)
+    rating: int | None = None  # XMP Rating: -1 (rejected) to 5; None when unrated
+    title: str = ""
+    description: str = ""
     dhash: int | None = None
     phash: int | None = None
     fine_hash: bytes | None = None  # 256-bit dHash + pHash that confirm near-duplicate candidates
@@ -222,7 +228,10 @@ def analyze_file(
 
 
 INT_MAX = 2**31 - 1
-TEXT_LIMITS = {"camera_make": 128, "camera_model": 128, "lens_model": 128, "format": 16, "note": 255}
+TEXT_LIMITS = {
+    "camera_make": 128, "camera_model": 128, "lens_model": 128, "format": 16, "note": 255, "title": 255,
+    "description": 2000,
+}  # fmt: skip
 
 
 def _finite(value: float | None, limit: float = 1e12) -> float | None:
@@ -252,6 +261,10 @@ def sanitize(result: FileAnalysis) -> None:
     """
     for name, limit in TEXT_LIMITS.items():
         setattr(result, name, exif_meta.clean_text(getattr(result, name), limit=limit))
+    result.keywords = [exif_meta.clean_text(word, limit=100) for word in result.keywords if isinstance(word, str)]
+    result.keywords = [word for word in dict.fromkeys(result.keywords) if word][:200]
+    if result.rating is not None and not (isinstance(result.rating, int) and -1 <= result.rating <= 5):
+        result.rating = None
     for name in ("width", "height", "orientation", "iso"):
         value = getattr(result, name)
         if value is not None and not (isinstance(value, int) and 0 <= value <= INT_MAX):
@@ -312,6 +325,7 @@ def _analyze_pillow(result: FileAnalysis, data: bytes, extension: str, options: 
         except Exception as exc:  # metadata must never cost us the pixels
             if "truncated" not in str(exc):  # PNG reads trailing chunks: the decode below reports truncation
                 result.add_problem(Problem.BAD_EXIF, f"unreadable metadata: {_message(exc)}")
+        apply_exiftool(result, options)
         _check_mpo(result, image)
         _check_heif_items(result, image, data)
         width, height = image.size
@@ -326,8 +340,99 @@ def _analyze_pillow(result: FileAnalysis, data: bytes, extension: str, options: 
         text = str(warning.message)
         if issubclass(warning.category, Image.DecompressionBombWarning) or "unclosed file" in text:
             continue
+        if TAG_COUNT_WARNING.search(text):
+            continue  # Pillow's strict count for a tag it does not use (IPTC's 33723 holds many): the file is fine
         if "EXIF" in text or "MPO" in text or "metadata" in text.lower():
             result.add_problem(Problem.BAD_EXIF, text.strip().rstrip("."))
+
+
+TAG_COUNT_WARNING = re.compile(r"tag \d+ had too many entries")
+HAS_TIME = re.compile(r"^\s*\d{4}[:-]\d{1,2}[:-]\d{1,2}[ T]+\d{1,2}:\d{2}")
+DATE_ONLY = re.compile(r"^\s*(\d{4})[:-](\d{1,2})[:-](\d{1,2})\s*$")
+
+
+def apply_exiftool(result: FileAnalysis, options: AnalyzeOptions) -> None:
+    """Fill what the in-process readers left empty from ExifTool (see ``exiftool``): maker-note lens and ISO,
+    XMP/IPTC keywords, rating, title, description and dates, RAW-only formats, camcorder tags."""
+    if not options.exiftool:
+        if result.format.startswith("RAW/") or result.media_type == "video":
+            result.note = result.note or exiftool.NO_EXIFTOOL
+        return
+    try:
+        found = exiftool.fields(exiftool.reader(options.exiftool).read(result.path))
+    except exiftool.ExifToolError as exc:
+        result.note = result.note or f"exiftool could not read this file: {exc}"[:255]
+        return
+    for name in ("camera_make", "camera_model", "lens_model", "title", "description"):
+        if not getattr(result, name) and found[name]:
+            setattr(result, name, exif_meta.clean_text(found[name], limit=TEXT_LIMITS[name]))
+    subset = result.exif
+    for name, key in (("exposure_time", "ExposureTime"), ("f_number", "FNumber"), ("focal_length", "FocalLength")):
+        value = found[name]
+        if getattr(result, name) is None and value is not None and exif_meta.PLAUSIBLE[name](value):
+            setattr(result, name, value)
+            subset.setdefault(key, round(value, 6))
+    iso = found["iso"]
+    if result.iso is None and iso is not None and iso.is_integer() and exif_meta.PLAUSIBLE["iso"](iso):
+        result.iso = int(iso)
+        subset.setdefault("ISO", result.iso)
+    if result.lens_model:
+        subset.setdefault("LensModel", result.lens_model)
+    if result.gps is None and "gps" in found:
+        latitude, longitude = found["gps"]
+        gps, altitude = exif_meta.gps_from_decimal(latitude, longitude, found["gps_altitude"])
+        result.gps = gps
+        if result.gps_altitude is None:
+            result.gps_altitude = altitude
+    result.keywords = result.keywords or found["keywords"]
+    result.rating = result.rating if result.rating is not None else (found["rating"] or None)
+    if result.width is None and result.height is None and "width" in found:
+        result.width, result.height = found["width"], found["height"]
+        orientation = found["orientation"]
+        if result.media_type == "image" and orientation is not None and orientation >= 5:
+            result.width, result.height = result.height, result.width
+    if result.orientation is None and result.format.startswith("RAW/") and found["orientation"] in (3, 6, 8):
+        result.orientation = int(found["orientation"])
+    _exiftool_dates(result, found["dates"])
+
+
+def _exiftool_dates(result: FileAnalysis, dates: dict[str, str]) -> None:
+    """Dates ExifTool found where EXIF had none. A value without a time of day (IPTC DateCreated, a date-only
+    XMP date) is kept as ``DateCreated``, a day at lower confidence, never as midnight."""
+    subset = result.exif
+    if result.media_type == "video":
+        text = dates["DateTimeOriginal"] or dates["CreationDate"] or dates["CreateDate"]
+        value = exif_meta.parse_exif_datetime(text) if HAS_TIME.match(text) else None
+        if value is None or "CreationTime" in subset:
+            return
+        utc = text.rstrip().endswith("Z")
+        subset["CreationTime"] = value.isoformat() + ("Z" if utc else "")
+        offset = exif_meta.parse_offset(exif_meta.trailing_offset(text))
+        if offset is not None and not utc:
+            subset["CreationTimeOffset"] = offset
+        return
+    day_only = ""
+    for key, offset_key in (
+        ("DateTimeOriginal", "OffsetTimeOriginal"),
+        ("CreateDate", "OffsetTimeDigitized"),
+        ("ModifyDate", "OffsetTime"),
+    ):
+        text = dates[key]
+        if key in subset or not text:
+            continue
+        if HAS_TIME.match(text) and exif_meta.parse_exif_datetime(text):
+            subset[key] = text[:19]
+            suffix = exif_meta.trailing_offset(text)
+            if offset_key not in subset and exif_meta.parse_offset(suffix) is not None:
+                subset[offset_key] = suffix
+        elif key != "ModifyDate" and DATE_ONLY.match(text):
+            day_only = day_only or text
+    if dates["OffsetTimeOriginal"] and "DateTimeOriginal" in subset:
+        subset.setdefault("OffsetTimeOriginal", dates["OffsetTimeOriginal"])
+    created = dates["DateCreated"]
+    day_only = day_only or (created if DATE_ONLY.match(created) else "")
+    if day_only and "DateCreated" not in subset and (match := DATE_ONLY.match(day_only)):
+        subset["DateCreated"] = "-".join((match.group(1), match.group(2).zfill(2), match.group(3).zfill(2)))
 
 
 def _decode_upright(result: FileAnalysis, image: Image.Image, options: AnalyzeOptions) -> Image.Image | None:
@@ -431,6 +536,12 @@ def _analyze_raw(result: FileAnalysis, data: bytes, options: AnalyzeOptions) -> 
         result.apply_metadata(exif_meta.metadata_from_exifread(tags))
     except Exception as exc:  # exifread raises assorted errors on broken files
         result.add_problem(Problem.BAD_EXIF, f"unreadable metadata: {_message(exc)}")
+    apply_exiftool(result, options)
+    if not (result.camera_make or result.camera_model or result.dates):
+        missing = "" if options.exiftool else " (exiftool, which reads more RAW formats, is not installed)"
+        result.add_problem(
+            Problem.BAD_EXIF, f"no metadata (camera, capture date) could be read from this RAW file{missing}"
+        )
     try:
         import rawpy
 
@@ -479,9 +590,11 @@ def _analyze_video(result: FileAnalysis, extension: str, options: AnalyzeOptions
             info = video_info(handle, result.path, extension, result.size, options.ffprobe)
         except VideoToolMissing as exc:
             result.note = str(exc)
+            apply_exiftool(result, options)
             return
         except (VideoParseError, ValueError) as exc:
             result.add_problem(Problem.CORRUPT, f"cannot read video metadata: {exc}")
+            apply_exiftool(result, options)
             return
     if info.truncated_by:
         result.add_problem(
@@ -499,6 +612,7 @@ def _analyze_video(result: FileAnalysis, extension: str, options: AnalyzeOptions
             result.exif["CreationTimeOffset"] = info.created_offset
     if info.duration is not None:
         result.exif["Duration"] = info.duration
+    apply_exiftool(result, options)
     if not options.thumbnails_root:
         return
     if not options.ffmpeg:

@@ -21,7 +21,9 @@ CONFIDENCE = {
     "exif_original": 0.95,
     "exif_digitized": 0.9,
     "video_created": 0.85,
-    "video_created_utc": 0.7,  # UTC instant shown in the server's zone: the hour may be off
+    "video_created_utc": 0.7,
+    # XMP/IPTC DateCreated without a time of day: what a person or a tool wrote, but only the day.
+    "metadata_date": 0.6,  # UTC instant shown in the server's zone: the hour may be off
     "filename": 0.8,
     # A 14-digit stamp run on into a counter (201801261147521000): a full date and time, but so long a digit run
     # may also be an ID that happens to start like one (about 4 in 100,000 random runs pass every check).
@@ -46,7 +48,16 @@ CONFIDENCE = {
     "exif_modified": 0.3,
     "mtime": 0.1,
 }
-RANK = ["exif_original", "exif_digitized", "video_created", "filename", "folder", "exif_modified", "mtime"]
+RANK = [
+    "exif_original",
+    "exif_digitized",
+    "video_created",
+    "filename",
+    "metadata_date",
+    "folder",
+    "exif_modified",
+    "mtime",
+]
 SUSPICIOUS_FACTOR = 0.5
 SENTINELS = {datetime(1970, 1, 1).date(), datetime(1980, 1, 1).date()}
 SENTINEL_INSTANTS = {datetime(2000, 1, 1, 0, 0, 0)}
@@ -475,6 +486,7 @@ def _label(candidate: DateCandidate) -> str:
         "exif_digitized": "EXIF CreateDate",
         "exif_modified": "EXIF ModifyDate",
         "video_created": "video creation time",
+        "metadata_date": "XMP/IPTC date",
         "filename": "file name",
         "folder": "folder name",
         "mtime": "file modification time",

@@ -87,6 +87,9 @@ def dates_from_exif_subset(subset: dict[str, Any]) -> list[DateCandidate]:
                     value, source, CONFIDENCE[source], offset_minutes=offset if offset is not None else default_offset
                 )
             )
+    day = subset.get("DateCreated")  # XMP/IPTC date without a time of day: a day, not midnight
+    if isinstance(day, str) and (value := parse_exif_datetime(day)):
+        dates.append(DateCandidate(value, "metadata_date", CONFIDENCE["metadata_date"], granularity="day"))
     created = subset.get("CreationTime")
     if isinstance(created, str) and (value := parse_exif_datetime(created)):
         offset = subset.get("CreationTimeOffset")
@@ -221,6 +224,16 @@ def gps_from_tags(gps: dict) -> tuple[tuple[float, float] | None, float | None]:
     return (round(latitude, 7), round(longitude, 7)), altitude
 
 
+def gps_from_decimal(
+    latitude: float, longitude: float, altitude: float | None
+) -> tuple[tuple[float, float] | None, float | None]:
+    """Signed decimal degrees (ExifTool's numeric GPS) checked like ``gps_from_tags``."""
+    altitude = _plausible("gps_altitude", altitude)
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180) or (latitude == 0 and longitude == 0):
+        return None, altitude
+    return (round(latitude, 7), round(longitude, 7)), altitude
+
+
 def metadata_from_tags(base: dict, exif_ifd: dict, gps_ifd: dict) -> ImageMetadata:
     """Build metadata from three tag dicts (tag number -> value), whatever reader produced them."""
     meta = ImageMetadata()
@@ -298,6 +311,9 @@ _XMP_DATES = [
 ]
 
 
+_DATE_ONLY = re.compile(r"^\s*\d{4}[:-]\d{2}[:-]\d{2}\s*$")
+
+
 def apply_xmp(meta: ImageMetadata, xmp: bytes | str) -> None:
     """Orientation and dates from XMP, where EXIF gave none (PNG and AVIF often carry only XMP)."""
     data = xmp.encode("utf-8", "replace") if isinstance(xmp, str) else xmp
@@ -310,7 +326,9 @@ def apply_xmp(meta: ImageMetadata, xmp: bytes | str) -> None:
         if key in meta.exif or not (match := pattern.search(data)):
             continue
         text = match.group(1).decode("ascii", "replace")
-        if parse_exif_datetime(text):
+        if _DATE_ONLY.match(text):  # "2004-02-26": a day, not midnight of it
+            meta.exif.setdefault("DateCreated", text.strip()[:10].replace(":", "-"))
+        elif parse_exif_datetime(text):
             meta.exif[key] = text[:19]
             suffix = trailing_offset(text)
             if parse_offset(suffix) is not None:

@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .analyze import AnalyzeOptions, FileAnalysis, Problem, analyze_file
+from .exiftool import close_readers
 from .walk import WalkEntry
 
 IN_FLIGHT_PER_WORKER = 4
@@ -166,7 +167,12 @@ def pool_processes() -> Iterator[None]:
 
 
 def _stop_helpers() -> None:
-    """Stop what the pools of this process left: any worker still alive, then the forkserver and the tracker."""
+    """Stop what the pools of this process left: any worker still alive, then the forkserver and the tracker.
+
+    A worker's ExifTool exits with its worker (a finalizer when it leaves, the kernel's parent-death signal when
+    it is killed); one this process started itself (an inline run) is stopped here too.
+    """
+    close_readers()
     for process in multiprocessing.active_children():
         process.kill()
         process.join(STOP_SECONDS)
@@ -233,8 +239,11 @@ def analyze_many(
     if workers <= 1:
         global _options
         _options = options
-        for entry in entries:
-            yield _analyze_entry(entry, known.get(entry.size, NOTHING_KNOWN))
+        try:
+            for entry in entries:
+                yield _analyze_entry(entry, known.get(entry.size, NOTHING_KNOWN))
+        finally:
+            close_readers()  # this process's ExifTool: a run leaves no process behind
         return
     with pool_processes():
         yield from _analyze_pooled(entries, options, known, workers)

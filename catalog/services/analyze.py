@@ -59,7 +59,7 @@ BATCH_SECONDS = 2.0
 CONTENT_FIELDS = [
     "media_type", "format", "width", "height", "orientation", "duration", "camera_make", "camera_model",
     "lens_model", "exposure_time", "f_number", "iso", "focal_length", "gps_latitude", "gps_longitude",
-    "gps_altitude", "exif", "dhash", "phash", "fine_hash", "note",
+    "gps_altitude", "exif", "dhash", "phash", "fine_hash", "note", "keywords", "rating", "title", "description",
 ]  # fmt: skip
 DATE_FIELDS = ["taken_at", "taken_at_offset", "date_source", "date_confidence", "date_suspicious", "date_note"]
 UPSERT_FIELDS = [
@@ -149,6 +149,7 @@ def analyze_options(
         max_image_pixels=settings.VAM_MAX_IMAGE_PIXELS,
         ffmpeg=tool_path(settings.VAM_FFMPEG),
         ffprobe=tool_path(settings.VAM_FFPROBE),
+        exiftool=tool_path(settings.VAM_EXIFTOOL),
         force_thumbnails=force,
         file_timeout=settings.VAM_ANALYZE_FILE_TIMEOUT,
     )
@@ -488,6 +489,8 @@ def _apply_analysis(asset: Asset, result: FileAnalysis) -> None:
     asset.gps_latitude, asset.gps_longitude = result.gps if result.gps else (None, None)
     asset.gps_altitude = result.gps_altitude
     asset.exif = result.exif
+    asset.keywords, asset.rating = result.keywords, result.rating
+    asset.title, asset.description = result.title, result.description
     asset.dhash = to_signed64(result.dhash) if result.dhash is not None else None
     asset.phash = to_signed64(result.phash) if result.phash is not None else None
     asset.fine_hash = result.fine_hash

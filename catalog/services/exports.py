@@ -13,7 +13,7 @@ from catalog.selectors import asset_list, asset_problem_list, duplicate_group_li
 ASSET_FIELDS = [
     "path", "size", "sha256", "media_type", "format", "width", "height", "taken_at", "date_source",
     "date_confidence", "date_suspicious", "camera_make", "camera_model", "gps", "orientation", "dhash", "phash",
-    "status", "problem",
+    "status", "problem", "lens_model", "iso", "keywords", "rating", "title", "description",
 ]  # fmt: skip
 PROBLEM_FIELDS = ["path", "kind", "message"]
 DUPLICATE_FIELDS = ["id", "kind", "primary", "path", "sha256", "distance", "quality_score"]
@@ -47,6 +47,12 @@ def asset_record(asset: Asset) -> dict[str, Any]:
         "phash": hash_hex(asset.phash),
         "status": asset.status,
         "problem": asset.problem_message if asset.problem_kind else "",
+        "lens_model": asset.lens_model,
+        "iso": asset.iso,
+        "keywords": list(asset.keywords or []),
+        "rating": asset.rating,
+        "title": asset.title,
+        "description": asset.description,
     }
 
 
@@ -173,5 +179,7 @@ def _csv_chunks(key: str, fields: list[str], records: Iterator[dict[str, Any]]) 
     for record in records:
         if record.get("gps"):
             record["gps"] = f"{record['gps'][0]},{record['gps'][1]}"
+        if isinstance(record.get("keywords"), list):
+            record["keywords"] = "; ".join(record["keywords"])
         for row in _group_rows(record) if key == "groups" else [record]:
             yield writer.writerow(row)
