@@ -9,14 +9,17 @@ Three readers are compared on the same files:
 * ``exifread+pillow`` (what analyze used alone before): Pillow's ``getexif`` plus its XMP fallback for every
   format Pillow opens, exifread for RAW (``catalog.media.exif``);
 * ``exiv2``: the exiv2 Python bindings (PyPI ``exiv2``, a manylinux wheel bundling libexiv2), EXIF + XMP +
-  IPTC with its "easy access" lens/ISO functions; skipped with a note when it cannot be imported
+  IPTC with its "easy access" lens/ISO functions, each file read in a forked child (a libexiv2 or bindings
+  crash costs that file and is counted, not the run); skipped with a note when it cannot be imported
   (``--exiv2-path`` adds a folder it was ``pip install --target``-ed into, so the project needs no copy);
 * ``exiftool``: one ``exiftool -stay_open`` process (``catalog.media.exiftool``), as each pool worker runs it.
 
 For each format (file extension) the coverage table gives, per field, how many files the reader got a value for.
 Speed is files/s over ``--speed-files`` (metadata only, files in the page cache, median of ``--repeat``).
-``--analyze N`` also times a full ``analyze_file`` pass (thumbnails off) over N of those files without and with
-ExifTool: the cost a scan really pays. The last lines are ``key=value`` pairs for scripts.
+``--analyze N`` also times a full ``analyze_file`` pass (thumbnails on, one process) over N of those files
+without and with ExifTool, the cost a scan really pays, and says how many of them the Pillow path sent to
+ExifTool (an IPTC block, or a camera maker note where EXIF lacks the lens or ISO; RAW and videos always go).
+The last lines are ``key=value`` pairs for scripts.
 """
 
 from __future__ import annotations
@@ -80,7 +83,9 @@ def exiv2_reader(extra_path: str | None) -> Callable[[str], dict[str, Any]] | No
     except ImportError:
         return None
     exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.mute)
-    exiv2.enableBMFF(True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exiv2.enableBMFF(True)  # CR3, HEIC
 
     def value(data: Any, key: str) -> str:
         try:
@@ -94,7 +99,8 @@ def exiv2_reader(extra_path: str | None) -> Callable[[str], dict[str, Any]] | No
             found = function(data)
         except exiv2.Exiv2Error:
             return ""
-        return "" if found == data.end() else str(found.print(data))
+        # None when absent (comparing None with an iterator segfaults the process in 0.19.2)
+        return "" if found is None or found == data.end() else str(found.print(data))
 
     def read(path: str) -> dict[str, Any]:
         try:
@@ -157,31 +163,69 @@ def media_files(folders: list[str]) -> list[str]:
     return sorted(found)
 
 
-def coverage(readers: dict[str, Callable], files: list[str]) -> None:
+def forked(read: Callable[[str], dict[str, Any]]) -> Callable[[str], dict[str, Any]]:
+    """``read`` in a forked child, so a reader that crashes the process (exiv2 does) costs only that file;
+    the child's answer comes back as JSON, a crash as ``{"crashed": True}``."""
+    import json
+    import signal
+
+    def run(path: str) -> dict[str, Any]:
+        reader_fd, writer_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child
+            os.close(reader_fd)
+            try:
+                data = json.dumps(read(path), default=str).encode()
+            except Exception:
+                data = b"{}"
+            os.write(writer_fd, data)
+            os._exit(0)
+        os.close(writer_fd)
+        chunks = []
+        while chunk := os.read(reader_fd, 65536):
+            chunks.append(chunk)
+        os.close(reader_fd)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            return {"crashed": signal.Signals(os.WTERMSIG(status)).name}
+        return json.loads(b"".join(chunks) or b"{}")
+
+    return run
+
+
+def coverage(readers: dict[str, Callable], files: list[str]) -> dict[str, set[str]]:
     by_format: dict[str, list[str]] = defaultdict(list)
     for path in files:
         by_format[Path(path).suffix.lower().lstrip(".")].append(path)
     print(f"Coverage: files with a value, per format and field ({len(files)} files)\n")
-    print(f"| format | files | reader | {' | '.join(FIELDS)} |")
-    print(f"|---|---:|---|{'---:|' * len(FIELDS)}")
+    print(f"| format | files | reader | {' | '.join(FIELDS)} | crashed |")
+    print(f"|---|---:|---|{'---:|' * (len(FIELDS) + 1)}")
     totals: dict[str, int] = defaultdict(int)
+    crashed: dict[str, set[str]] = defaultdict(set)
     for fmt in sorted(by_format):
         paths = by_format[fmt]
         for name, read in readers.items():
             counts = dict.fromkeys(FIELDS, 0)
+            if name == "exiv2":
+                read = forked(read)
             for path in paths:
                 try:
                     values = read(path)
                 except Exception:  # a reader that fails on a file covers nothing of it
                     values = {}
+                if values.get("crashed"):
+                    crashed[name].add(path)
                 for field in FIELDS:
                     if values.get(field) not in (None, "", [], 0):
                         counts[field] += 1
             totals[name] += sum(counts.values())
-            print(f"| {fmt} | {len(paths)} | {name} | {' | '.join(str(counts[f]) for f in FIELDS)} |")
+            lost = len(crashed[name] & set(paths))
+            print(f"| {fmt} | {len(paths)} | {name} | {' | '.join(str(counts[f]) for f in FIELDS)} | {lost} |")
     print()
     for name, total in totals.items():
         print(f"fields_found_{name.replace('+', '_')}={total}")
+        print(f"files_crashed_{name.replace('+', '_')}={len(crashed[name])}")
+    return crashed
 
 
 def files_per_second(read: Callable, files: list[str], repeat: int) -> float:
@@ -200,15 +244,36 @@ def files_per_second(read: Callable, files: list[str], repeat: int) -> float:
 
 
 def analyze_rate(files: list[str], tool: str | None, repeat: int) -> float:
-    options = AnalyzeOptions(exiftool=tool)
+    """A full ``analyze_file`` pass, thumbnails (256 and 512 px WebP) written into a fresh folder each time."""
+    import tempfile
+
     rates = []
     for _ in range(repeat):
-        start = time.perf_counter()
-        for path in files:
-            analyze_file(path, options)
-        rates.append(len(files) / (time.perf_counter() - start))
+        with tempfile.TemporaryDirectory() as thumbnails:
+            options = AnalyzeOptions(exiftool=tool, thumbnails_root=thumbnails)
+            start = time.perf_counter()
+            for path in files:
+                analyze_file(path, options)
+            rates.append(len(files) / (time.perf_counter() - start))
     exiftool.close_readers()
     return statistics.median(rates)
+
+
+def sent_to_exiftool(files: list[str]) -> int:
+    """How many of these images the Pillow path hands to ExifTool (``needs_exiftool``)."""
+    from PIL import Image
+
+    from catalog.media.analyze import needs_exiftool
+
+    count = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in files:
+            try:
+                count += needs_exiftool(exif_meta.metadata_from_pillow(Image.open(path)))
+            except Exception:  # unreadable: analyze reports it, and does not ask ExifTool either
+                pass
+    return count
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,13 +299,20 @@ def main(argv: list[str] | None = None) -> int:
         readers["exiftool"] = exiftool_reader(executable)
     else:
         print("note: exiftool is not installed")
-    coverage(readers, files)
-    print(f"\nSpeed: metadata only, {len(speed_files)} files, median of {args.repeat}\n")
+    crashed = coverage(readers, files)
+    print(
+        f"\nSpeed: metadata only, {len(speed_files)} files (less those a reader crashed on), median of {args.repeat}\n"
+    )
     for name, read in readers.items():
-        rate = files_per_second(read, speed_files, args.repeat)
+        survivors = [path for path in speed_files if path not in crashed[name]]
+        if name == "exiv2" and args.speed_files:  # files the coverage pass did not try may crash it too
+            survivors = [path for path in survivors if not forked(read)(path).get("crashed")]
+        rate = files_per_second(read, survivors, args.repeat)
         print(f"files_per_s_{name.replace('+', '_')}={rate:.0f}")
     if args.analyze:
         images = [path for path in speed_files if Path(path).suffix.lower().lstrip(".") in MEDIA][: args.analyze]
+        print(f"analyze_files={len(images)}")
+        print(f"analyze_files_sent_to_exiftool={sent_to_exiftool(images)}")
         before = analyze_rate(images, None, args.repeat)
         print(f"analyze_files_per_s_without_exiftool={before:.1f}")
         if executable:

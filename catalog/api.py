@@ -124,6 +124,10 @@ GRID_PARAMETERS = [
     OpenApiParameter(
         "folder", {"type": "string", "maxLength": TEXT_LIMITS["folder"]}, description="only files under this folder"
     ),
+    OpenApiParameter(
+        "keyword", {"type": "string", "maxLength": TEXT_LIMITS["keyword"]}, description="has this keyword (any case)"
+    ),
+    OpenApiParameter("rating", {"type": "integer", "minimum": -1, "maximum": 5}, description="rated at least this"),
     OpenApiParameter("sort", enum=["", *SORTS], description=f"the order (default {DEFAULT_SORT})"),
     OpenApiParameter("after", str, description="the cursor of the page to continue from (the `next` link holds it)"),
     OpenApiParameter(

@@ -23,6 +23,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, When
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import Exact
 
 from catalog.models import RELIABLE_DATE, Asset, AssetStatus, DateSource, DuplicateMember, MediaType
 
@@ -37,7 +38,7 @@ SORTS = {
 DEFAULT_SORT = "-taken_at"
 # The longest camera and folder filters, in characters: beyond any camera name or folder a library holds, and
 # short enough that a query of them all still fits the 16 KiB request line a server reads.
-TEXT_LIMITS = {"camera": 255, "folder": 1024}
+TEXT_LIMITS = {"camera": 255, "folder": 1024, "keyword": 100}
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
 
@@ -58,6 +59,8 @@ class AssetQuery:
     undated: bool = False
     duplicates: bool | None = None
     folder: str = ""
+    keyword: str = ""  # one of the asset's XMP/IPTC keywords, whole, in any case
+    rating: int | None = None  # at least this XMP rating (-1, rejected, takes every rated asset)
     sort: str = DEFAULT_SORT
 
     @classmethod
@@ -67,7 +70,7 @@ class AssetQuery:
         for name in ("date_from", "date_to"):
             if params.get(name):
                 values[name] = _date(name, params[name])
-        for name, low, high in (("year", 1800, 2200), ("month", 1, 12)):
+        for name, low, high in (("year", 1800, 2200), ("month", 1, 12), ("rating", -1, 5)):
             if params.get(name):
                 values[name] = _int(name, params[name], low, high)
         if values.get("month") and not values.get("year"):
@@ -129,6 +132,10 @@ class AssetQuery:
             assets = assets.filter(member if self.duplicates else ~member)
         if self.folder:
             assets = assets.filter(path__startswith=self.folder.rstrip("/") + "/")
+        if self.keyword:
+            assets = assets.filter(_has_keyword(self.keyword))
+        if self.rating is not None:
+            assets = assets.filter(rating__gte=self.rating)
         key, descending = SORTS[self.sort]
         if key != "taken_at":
             return assets.order_by(*self.ordering())
@@ -247,6 +254,17 @@ def database_int(value: Any) -> int:
     return number
 
 
+def _has_keyword(keyword: str) -> Q:
+    """The keyword as a whole element of the asset's JSON list, in any case."""
+    column = f"{Asset._meta.db_table}.keywords"
+    if connection.vendor == "postgresql":  # (a row whose keywords are not a list matches nothing, never fails)
+        each = f"jsonb_array_elements_text(CASE WHEN jsonb_typeof({column}) = 'array' THEN {column} ELSE '[]' END)"
+    else:
+        each = f"json_each({column})"
+    sql = f"EXISTS (SELECT 1 FROM {each} AS word WHERE LOWER(word.value) = %s)"
+    return Q(Exact(RawSQL(sql, (keyword.lower(),), output_field=BooleanField()), True))
+
+
 def text_param(params, name: str, limit: int = 4096) -> str:
     """A text query parameter, stripped; QueryError for a NUL or one too long (neither is in any path)."""
     value = (params.get(name) or "").strip()
@@ -294,7 +312,7 @@ def _date(name: str, text: str) -> date:
 
 
 def _int(name: str, text: str, low: int, high: int) -> int:
-    if not re.fullmatch(r"\d{1,4}", text) or not low <= int(text) <= high:
+    if not re.fullmatch(r"-?\d{1,4}", text) or not low <= int(text) <= high:
         raise QueryError(f"{name}: expected a number from {low} to {high}, got {text!r}")
     return int(text)
 

@@ -28,7 +28,7 @@ from .dates import DateCandidate
 from .hashing import fine_hash, image_hashes, sha256_stream
 from .isobmff import BoxError, items_outside
 from .thumbnails import DEFAULT_QUALITY, DEFAULT_SIZES, displayable, shrink_chain, write_thumbnail
-from .video import NO_FFMPEG, PosterError, VideoParseError, VideoToolMissing, poster_frame, video_info
+from .video import NO_FFMPEG, PARSERS, PosterError, VideoParseError, VideoToolMissing, poster_frame, video_info
 
 try:
     import pillow_heif
@@ -174,6 +174,8 @@ class FileAnalysis:
         self.exposure_time, self.f_number, self.iso = meta.exposure_time, meta.f_number, meta.iso
         self.focal_length, self.gps, self.gps_altitude = meta.focal_length, meta.gps, meta.gps_altitude
         self.orientation, self.exif = meta.orientation, meta.exif
+        self.keywords, self.rating, self.title, self.description = (
+            meta.keywords, meta.rating, meta.title, meta.description)  # fmt: skip
         for message in meta.problems:
             self.add_problem(Problem.BAD_EXIF, message)
 
@@ -320,12 +322,15 @@ def _analyze_pillow(result: FileAnalysis, data: bytes, extension: str, options: 
         result.format = "HEIC" if image.format == "HEIF" else (image.format or extension.upper())
         if message := extension_problem(image.format or "", extension):
             result.add_problem(Problem.WRONG_EXTENSION, message)
+        meta: exif_meta.ImageMetadata | None = None
         try:
-            result.apply_metadata(exif_meta.metadata_from_pillow(image))
+            meta = exif_meta.metadata_from_pillow(image)
+            result.apply_metadata(meta)
         except Exception as exc:  # metadata must never cost us the pixels
             if "truncated" not in str(exc):  # PNG reads trailing chunks: the decode below reports truncation
                 result.add_problem(Problem.BAD_EXIF, f"unreadable metadata: {_message(exc)}")
-        apply_exiftool(result, options)
+        if meta is not None and needs_exiftool(meta):
+            apply_exiftool(result, options)
         _check_mpo(result, image)
         _check_heif_items(result, image, data)
         width, height = image.size
@@ -351,11 +356,29 @@ HAS_TIME = re.compile(r"^\s*\d{4}[:-]\d{1,2}[:-]\d{1,2}[ T]+\d{1,2}:\d{2}")
 DATE_ONLY = re.compile(r"^\s*(\d{4})[:-](\d{1,2})[:-](\d{1,2})\s*$")
 
 
+# Makers whose maker notes name the lens or hold the ISO where EXIF does not (phones' maker notes do neither).
+MAKER_NOTE_MAKES = (
+    "canon", "nikon", "casio", "kodak", "eastman kodak", "olympus", "om digital", "pentax", "ricoh", "sony",
+    "panasonic", "fujifilm", "minolta", "konica", "samsung", "leica", "sigma", "sanyo", "jvc", "hasselblad",
+)  # fmt: skip
+
+
+def needs_exiftool(meta: exif_meta.ImageMetadata) -> bool:
+    """Whether ExifTool could add to what Pillow read from an image: an IPTC block, or a camera maker note
+    where EXIF lacks the lens or the ISO. Other files (most phone pictures) are not sent to it: it costs ~5-10 ms
+    a file, which is what keeps the full pass at Pillow's speed."""
+    if meta.iptc:
+        return True
+    camera = meta.maker_note and meta.camera_make.lower().startswith(MAKER_NOTE_MAKES)
+    return bool(camera and (not meta.lens_model or meta.iso is None))
+
+
 def apply_exiftool(result: FileAnalysis, options: AnalyzeOptions) -> None:
     """Fill what the in-process readers left empty from ExifTool (see ``exiftool``): maker-note lens and ISO,
     XMP/IPTC keywords, rating, title, description and dates, RAW-only formats, camcorder tags."""
     if not options.exiftool:
-        if result.format.startswith("RAW/") or result.media_type == "video":
+        # Said where it matters most: RAW, and the videos whose camcorder tags only ExifTool reads (MTS, WMV, ...).
+        if result.format.startswith("RAW/") or (result.media_type == "video" and result.format.lower() not in PARSERS):
             result.note = result.note or exiftool.NO_EXIFTOOL
         return
     try:
@@ -363,7 +386,7 @@ def apply_exiftool(result: FileAnalysis, options: AnalyzeOptions) -> None:
     except exiftool.ExifToolError as exc:
         result.note = result.note or f"exiftool could not read this file: {exc}"[:255]
         return
-    for name in ("camera_make", "camera_model", "lens_model", "title", "description"):
+    for name in ("camera_make", "camera_model", "lens_model"):
         if not getattr(result, name) and found[name]:
             setattr(result, name, exif_meta.clean_text(found[name], limit=TEXT_LIMITS[name]))
     subset = result.exif
@@ -384,8 +407,12 @@ def apply_exiftool(result: FileAnalysis, options: AnalyzeOptions) -> None:
         result.gps = gps
         if result.gps_altitude is None:
             result.gps_altitude = altitude
-    result.keywords = result.keywords or found["keywords"]
-    result.rating = result.rating if result.rating is not None else (found["rating"] or None)
+    # ExifTool's keywords, rating, title and description follow the Metadata Working Group's rules across EXIF,
+    # XMP and IPTC: where it found them they replace the XMP-only reading.
+    result.keywords = found["keywords"] or result.keywords
+    result.rating = found["rating"] or result.rating
+    result.title = exif_meta.clean_text(found["title"], limit=TEXT_LIMITS["title"]) or result.title
+    result.description = exif_meta.clean_text(found["description"], limit=2000) or result.description
     if result.width is None and result.height is None and "width" in found:
         result.width, result.height = found["width"], found["height"]
         orientation = found["orientation"]

@@ -20,6 +20,7 @@ MAKE, MODEL, ORIENTATION, DATETIME, SOFTWARE = 0x010F, 0x0110, 0x0112, 0x0132, 0
 EXIF_IFD, GPS_IFD, INTEROP_IFD = 0x8769, 0x8825, 0xA005
 EXPOSURE_TIME, F_NUMBER, ISO, FOCAL_LENGTH, LENS_MODEL = 0x829A, 0x829D, 0x8827, 0x920A, 0xA434
 FOCAL_LENGTH_35 = 0xA405
+MAKER_NOTE, IPTC_TAG = 0x927C, 0x83BB
 DATETIME_ORIGINAL, DATETIME_DIGITIZED = 0x9003, 0x9004
 OFFSET_TIME, OFFSET_TIME_ORIGINAL, OFFSET_TIME_DIGITIZED = 0x9010, 0x9011, 0x9012
 SUBSEC_ORIGINAL = 0x9291
@@ -64,6 +65,12 @@ class ImageMetadata:
     orientation: int | None = None
     exif: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    rating: int | None = None
+    title: str = ""
+    description: str = ""
+    maker_note: bool = False  # EXIF holds a maker note (which may name the lens or the ISO)
+    iptc: bool = False  # the file holds an IPTC block (keywords, caption, date), which only ExifTool reads
 
     @property
     def dates(self) -> list[DateCandidate]:
@@ -295,6 +302,10 @@ def metadata_from_pillow(image: Any) -> ImageMetadata:
     except Exception:
         gps_ifd = {}
     meta = metadata_from_tags(dict(exif), exif_ifd, gps_ifd)
+    meta.maker_note = MAKER_NOTE in exif_ifd
+    applist = getattr(image, "applist", None) or []
+    tags = getattr(image, "tag_v2", None)
+    meta.iptc = any(marker == "APP13" for marker, _ in applist) or bool(tags is not None and IPTC_TAG in tags)
     raw = image.info.get("exif")
     if isinstance(raw, bytes) and raw:
         meta.problems.extend(exif_structure_problems(raw))
@@ -311,6 +322,25 @@ _XMP_DATES = [
 ]
 
 
+_XMP_RATING = re.compile(rb"xmp:Rating(?:=\"|>)\s*(-?\d+(?:\.0+)?)\s*[\"<]")
+_XMP_ITEM = re.compile(rb"<rdf:li(?:\s[^>]*)?>(.*?)</rdf:li>", re.DOTALL)
+
+
+def _xmp_list(data: bytes, name: bytes) -> list[str]:
+    """The items of an XMP bag/alt (``dc:subject``, ``dc:title``), or its attribute form, as text."""
+    import html
+
+    match = re.search(rb"<" + name + rb">(.*?)</" + name + rb">", data, re.DOTALL)
+    if match:
+        items = _XMP_ITEM.findall(match.group(1))
+    elif attribute := re.search(rb"\s" + name + rb"=\"([^\"]*)\"", data):
+        items = [attribute.group(1)]
+    else:
+        return []
+    words = [clean_text(html.unescape(item.decode("utf-8", "replace")), limit=255) for item in items]
+    return list(dict.fromkeys(word for word in words if word))[:200]
+
+
 _DATE_ONLY = re.compile(r"^\s*\d{4}[:-]\d{2}[:-]\d{2}\s*$")
 
 
@@ -322,6 +352,14 @@ def apply_xmp(meta: ImageMetadata, xmp: bytes | str) -> None:
         if 1 <= value <= 8:
             meta.orientation = value
             meta.exif.setdefault("Orientation", value)
+    meta.keywords = meta.keywords or _xmp_list(data, b"dc:subject")
+    if meta.rating is None and (match := _XMP_RATING.search(data)):
+        rating = to_float(match.group(1).decode("ascii"))
+        meta.rating = (
+            int(rating) if rating is not None and rating.is_integer() and -1 <= rating <= 5 and rating else None
+        )
+    meta.title = meta.title or " ".join(_xmp_list(data, b"dc:title")[:1])
+    meta.description = meta.description or " ".join(_xmp_list(data, b"dc:description")[:1])
     for pattern, key in _XMP_DATES:
         if key in meta.exif or not (match := pattern.search(data)):
             continue

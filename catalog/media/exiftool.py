@@ -82,17 +82,24 @@ class ExifTool:
         if "\n" in path or "\r" in path:
             raise ExifToolError("a file name with a line break cannot be passed to exiftool")
         with self.lock:
-            if self.process is None or self.process.poll() is not None:
-                self.process = self._start()
-            process = self.process
-            assert process.stdin is not None and process.stdout is not None
-            try:
-                process.stdin.write(os.fsencode(path) + b"\n-execute\n")
-                process.stdin.flush()
-                output = self._answer(process.stdout.fileno())
-            except (OSError, ExifToolError) as exc:
-                self._kill()
-                raise ExifToolError(f"exiftool stopped answering: {exc}") from exc
+            # A process that died since the last file (killed, crashed) is found out here: start a fresh one and
+            # ask it once more. One that is alive but fails on this file is not asked again.
+            for attempt in (1, 2):
+                fresh = self.process is None or self.process.poll() is not None
+                if fresh:
+                    self.process = self._start()
+                process = self.process
+                assert process is not None and process.stdin is not None and process.stdout is not None
+                try:
+                    process.stdin.write(os.fsencode(path) + b"\n-execute\n")
+                    process.stdin.flush()
+                    output = self._answer(process.stdout.fileno())
+                    break
+                except (OSError, ExifToolError) as exc:
+                    exited = process.poll() is not None or isinstance(exc, OSError) or "exited" in str(exc)
+                    self._kill()
+                    if fresh or attempt == 2 or not exited:
+                        raise ExifToolError(f"exiftool stopped answering: {exc}") from exc
         try:
             records = json.loads(output.decode("utf-8", "replace")) if output.strip() else []
         except ValueError as exc:

@@ -9,7 +9,8 @@ No process of the pool outlives the work it was started for. A run stops its wor
 it is closed early (a cancelled job) or fails; ``pool_processes`` then stops the forkserver and the resource
 tracker the workers came from, once nothing in this process uses them (a long-lived worker or web server would
 keep them otherwise, and a work-horse that exits leaves them running on as orphans). A worker whose parent dies
-(killed with -9) exits too.
+(killed with -9) exits too, and so does each worker's ExifTool process (``exiftool``: stopped when its worker
+exits, killed by the kernel when its worker is killed).
 """
 
 from __future__ import annotations

@@ -181,3 +181,24 @@ def test_a_dead_exiftool_is_restarted():
     assert analyze("Casio2.jpg").iso == 50
     assert tool.pid not in (None, first)
     close_readers()
+
+
+XMP = b"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+ xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmp:Rating="4" photoshop:DateCreated="2019-03-15">
+<dc:subject><rdf:Bag><rdf:li>Rome</rdf:li><rdf:li>Fish &amp; Chips</rdf:li></rdf:Bag></dc:subject>
+<dc:title><rdf:Alt><rdf:li xml:lang="x-default">Trevi</rdf:li></rdf:Alt></dc:title>
+</rdf:Description></rdf:RDF></x:xmpmeta>"""
+
+
+@pytest.mark.parametrize("tool", [EXIFTOOL, None])
+def test_xmp_keywords_rating_title_and_date_only_without_any_tool(tmp_path, tool):
+    from PIL import Image
+
+    path = tmp_path / "trevi.jpg"
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(path, "JPEG", xmp=XMP)
+    result = analyze_file(str(path), AnalyzeOptions(exiftool=tool))
+    assert (result.keywords, result.rating, result.title) == (["Rome", "Fish & Chips"], 4, "Trevi")
+    # A date-only XMP date is that day at lower confidence, never midnight taken for a time.
+    assert date_of(result) == (datetime(2019, 3, 15), "metadata_date", 0.6)
+    assert result.problem_kind == ""
