@@ -15,7 +15,9 @@ import os
 import re
 import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import PurePath
 from typing import Any
 
@@ -329,18 +331,22 @@ def _analyze_pillow(result: FileAnalysis, data: bytes, extension: str, options: 
         except Exception as exc:  # metadata must never cost us the pixels
             if "truncated" not in str(exc):  # PNG reads trailing chunks: the decode below reports truncation
                 result.add_problem(Problem.BAD_EXIF, f"unreadable metadata: {_message(exc)}")
-        if meta is not None and needs_exiftool(meta):
-            apply_exiftool(result, options)
-        _check_mpo(result, image)
-        _check_heif_items(result, image, data)
-        width, height = image.size
-        upright = _decode_upright(result, image, options)
-        already_oriented = image.format == "HEIF"  # pillow-heif applies irot/imir itself; Pillow's AVIF does not
-        if (result.orientation or 1) >= 5 and not already_oriented:
-            width, height = height, width
-        result.width, result.height = width, height
-        if upright is not None:
-            _derive(result, upright, options)
+        # ExifTool reads the file in its own process while this one decodes it: its answer is taken after.
+        exiftool_answer = begin_exiftool(result, options) if meta is not None and needs_exiftool(meta) else None
+        try:
+            _check_mpo(result, image)
+            _check_heif_items(result, image, data)
+            width, height = image.size
+            upright = _decode_upright(result, image, options)
+            already_oriented = image.format == "HEIF"  # pillow-heif applies irot/imir itself; AVIF does not
+            if (result.orientation or 1) >= 5 and not already_oriented:
+                width, height = height, width
+            result.width, result.height = width, height
+            if upright is not None:
+                _derive(result, upright, options)
+        finally:
+            if exiftool_answer is not None:
+                exiftool_answer()
     for warning in caught:
         text = str(warning.message)
         if issubclass(warning.category, Image.DecompressionBombWarning) or "unclosed file" in text:
@@ -376,16 +382,41 @@ def needs_exiftool(meta: exif_meta.ImageMetadata) -> bool:
 def apply_exiftool(result: FileAnalysis, options: AnalyzeOptions) -> None:
     """Fill what the in-process readers left empty from ExifTool (see ``exiftool``): maker-note lens and ISO,
     XMP/IPTC keywords, rating, title, description and dates, RAW-only formats, camcorder tags."""
+    begin_exiftool(result, options)()
+
+
+def begin_exiftool(result: FileAnalysis, options: AnalyzeOptions) -> Callable[[], None]:
+    """Ask ExifTool about this file now; the call returned waits for its answer and applies it (it must be made,
+    so that the worker's ExifTool is free for the next file)."""
     if not options.exiftool:
-        # Said where it matters most: RAW, and the videos whose camcorder tags only ExifTool reads (MTS, WMV, ...).
-        if result.format.startswith("RAW/") or (result.media_type == "video" and result.format.lower() not in PARSERS):
-            result.note = result.note or exiftool.NO_EXIFTOOL
-        return
+        return partial(_without_exiftool, result)
     try:
-        found = exiftool.fields(exiftool.reader(options.exiftool).read(result.path))
+        answer = exiftool.reader(options.exiftool).begin(result.path)
     except exiftool.ExifToolError as exc:
-        result.note = result.note or f"exiftool could not read this file: {exc}"[:255]
-        return
+        return partial(_exiftool_failed, result, exc)
+
+    def apply() -> None:
+        try:
+            found = exiftool.fields(answer())
+        except exiftool.ExifToolError as exc:
+            _exiftool_failed(result, exc)
+            return
+        _apply_exiftool_fields(result, found)
+
+    return apply
+
+
+def _without_exiftool(result: FileAnalysis) -> None:
+    # Said where it matters most: RAW, and the videos whose camcorder tags only ExifTool reads (MTS, WMV, ...).
+    if result.format.startswith("RAW/") or (result.media_type == "video" and result.format.lower() not in PARSERS):
+        result.note = result.note or exiftool.NO_EXIFTOOL
+
+
+def _exiftool_failed(result: FileAnalysis, exc: Exception) -> None:
+    result.note = result.note or f"exiftool could not read this file: {exc}"[:255]
+
+
+def _apply_exiftool_fields(result: FileAnalysis, found: dict[str, Any]) -> None:
     for name in ("camera_make", "camera_model", "lens_model"):
         if not getattr(result, name) and found[name]:
             setattr(result, name, exif_meta.clean_text(found[name], limit=TEXT_LIMITS[name]))

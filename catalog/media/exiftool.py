@@ -30,6 +30,7 @@ import select
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from typing import Any
 
 NO_EXIFTOOL = "no maker-note, XMP or RAW-only metadata: exiftool is not installed"
@@ -81,32 +82,66 @@ class ExifTool:
 
     def read(self, path: str) -> dict[str, Any]:
         """The tags of one file (``Group:Tag`` keys); ExifToolError when ExifTool cannot answer."""
+        return self.begin(path)()
+
+    def begin(self, path: str) -> Callable[[], dict[str, Any]]:
+        """Send one file now and return the call that waits for its tags: ExifTool reads the file in its own
+        process while the caller decodes the picture. The call must be made (it frees this reader for the next
+        file), also when the caller fails in between; ExifToolError when ExifTool cannot answer."""
         if "\n" in path or "\r" in path:
             raise ExifToolError("a file name with a line break cannot be passed to exiftool")
-        with self.lock:
-            # A process that died since the last file (killed, crashed) is found out here: start a fresh one and
-            # ask it once more. One that is alive but fails on this file is not asked again.
-            for attempt in (1, 2):
-                fresh = self.process is None or self.process.poll() is not None
-                if fresh:
-                    self.process = self._start()
-                process = self.process
-                assert process is not None and process.stdin is not None and process.stdout is not None
-                try:
-                    process.stdin.write(os.fsencode(path) + b"\n-execute\n")
-                    process.stdin.flush()
-                    output = self._answer(process.stdout.fileno())
-                    break
-                except (OSError, ExifToolError) as exc:
-                    exited = process.poll() is not None or isinstance(exc, OSError) or "exited" in str(exc)
-                    self._kill()
-                    if fresh or attempt == 2 or not exited:
-                        raise ExifToolError(f"exiftool stopped answering: {exc}") from exc
+        if not self.lock.acquire(timeout=2 * READ_SECONDS):  # (a caller that never took its answer: a bug)
+            raise ExifToolError("exiftool is still busy with another file")
         try:
-            records = json.loads(output.decode("utf-8", "replace")) if output.strip() else []
-        except ValueError as exc:
-            raise ExifToolError("exiftool's answer is not JSON") from exc
-        return records[0] if records and isinstance(records[0], dict) else {}
+            try:
+                fresh = self._send(path)
+            except OSError:  # it died since the last file, and its pipe says so first: once more, on a fresh one
+                self._kill()
+                fresh = self._send(path)
+        except OSError as exc:
+            self._kill()
+            self.lock.release()
+            raise ExifToolError(f"exiftool stopped answering: {exc}") from exc
+
+        def finish() -> dict[str, Any]:
+            try:
+                output = self._receive(path, fresh)
+            finally:
+                self.lock.release()
+            return _first_record(output)
+
+        return finish
+
+    def _send(self, path: str) -> bool:
+        """Write the request; True when a fresh process had to be started for it."""
+        fresh = self.process is None or self.process.poll() is not None
+        if fresh:
+            self.process = self._start()
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.write(os.fsencode(path) + b"\n-execute\n")
+        self.process.stdin.flush()
+        return fresh
+
+    def _receive(self, path: str, fresh: bool) -> bytes:
+        """The answer to the request sent. A process that died since the last file (killed, crashed) is found
+        out here: a fresh one is asked once more. One that is alive but fails on this file is not asked again."""
+        for attempt in (1, 2):
+            process = self.process
+            try:
+                assert process is not None and process.stdout is not None
+                return self._answer(process.stdout.fileno())
+            except (OSError, ExifToolError) as exc:
+                exited = process is None or process.poll() is not None or isinstance(exc, OSError)
+                exited = exited or "exited" in str(exc)
+                self._kill()
+                if fresh or attempt == 2 or not exited:
+                    raise ExifToolError(f"exiftool stopped answering: {exc}") from exc
+                try:
+                    fresh = self._send(path)
+                except OSError as again:
+                    self._kill()
+                    raise ExifToolError(f"exiftool stopped answering: {again}") from again
+        raise AssertionError("unreachable")
 
     def _answer(self, fd: int) -> bytes:
         chunks = bytearray()
@@ -147,6 +182,14 @@ class ExifTool:
         finally:
             if process.stdout is not None:
                 process.stdout.close()
+
+
+def _first_record(output: bytes) -> dict[str, Any]:
+    try:
+        records = json.loads(output.decode("utf-8", "replace")) if output.strip() else []
+    except ValueError as exc:
+        raise ExifToolError("exiftool's answer is not JSON") from exc
+    return records[0] if records and isinstance(records[0], dict) else {}
 
 
 _readers: dict[str, ExifTool] = {}

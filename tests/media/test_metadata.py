@@ -65,6 +65,24 @@ def test_panasonic_iso_and_maker_note_iso():
     assert canon.exif["LensModel"] == "18.0 - 55.0 mm"
 
 
+def test_a_failure_while_exiftool_reads_leaves_it_answering_the_next_file_about_that_file(monkeypatch):
+    """ExifTool reads a picture while it is decoded; a decode that fails in between still takes its answer, so
+    the next file never gets the tags of the one before."""
+    from catalog.media import analyze as core
+
+    def broken(*args, **kwargs):
+        raise MemoryError("the decode failed half way")
+
+    monkeypatch.setattr(core, "_decode_upright", broken)
+    path = SAMPLES / "IPTC.jpg"
+    with pytest.raises(MemoryError):
+        result = core.FileAnalysis(path=str(path), size=0, mtime_ns=0)
+        core._analyze_pillow(result, path.read_bytes(), "jpg", AnalyzeOptions(exiftool=EXIFTOOL))
+    monkeypatch.undo()
+    assert analyze("Kodak.jpg").keywords == [] and analyze("Kodak.jpg").iso == 108
+    assert analyze("IPTC.jpg").title == "Test IPTC picture"
+
+
 def test_iptc_keywords_title_and_a_date_without_time():
     result = analyze("IPTC.jpg")
     assert result.keywords == ["ExifTool", "Test", "IPTC"]
