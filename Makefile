@@ -31,7 +31,7 @@ $(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
 
 install: $(VENV)/.installed
 
-dev: $(VENV)/.dev-installed exiftool
+dev: $(VENV)/.dev-installed
 
 run: install
 	@test -n "$(PHOTOS)" || { echo "usage: make run PHOTOS=/path/to/photos"; exit 2; }
