@@ -140,6 +140,7 @@ def grid(request: HttpRequest, catalog_id: int) -> HttpResponse:
         "filters": filters,
         "sorts": SORT_LABELS,
         "cameras": [c["model"] for c in catalog_stats(catalog).get("cameras", [])],
+        "ratings": range(1, 6),
         "media_types": MediaType.choices,
     }
     return render(request, "catalog/grid.html", context)

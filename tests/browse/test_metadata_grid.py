@@ -49,3 +49,14 @@ def test_the_asset_page_shows_lens_keywords_rating_and_title(admin_client, catal
     assert "At the beach" in page and "Sunset" in page
     rejected = Asset.objects.get(catalog=catalog, path="/p/d.jpg")
     assert "rejected" in admin_client.get(reverse("catalog:asset", args=[rejected.pk])).content.decode()
+
+
+def test_the_photos_page_offers_and_keeps_the_keyword_and_rating_filters(admin_client, catalog):
+    page = admin_client.get(reverse("catalog:grid", args=[catalog.pk]) + "?keyword=beach&rating=3")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert 'name="keyword" value="beach"' in text
+    assert '<option value="3" selected>3 stars or more</option>' in text and ">1 star or more<" in text
+    assert ">5 stars<" in text
+    assert [tile["asset"].path.rsplit("/", 1)[1][0] for group in page.context["sections"] for day in group["days"]
+            for tile in day["tiles"]] == ["a"]  # fmt: skip
