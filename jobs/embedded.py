@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import connection
+
+from jobs.tasks import run_job
 
 logger = logging.getLogger(__name__)
 
@@ -20,23 +23,20 @@ _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
-def submit(job_id) -> Future:
+def submit(job_id, on_start: Callable[[], object] | None = None) -> Future:
+    """Run the job on the runner's threads; ``on_start`` is called first when this is the runner's first job."""
     global _pool
     with _lock:
         starting = _pool is None
         if _pool is None:
             _pool = ThreadPoolExecutor(max(1, settings.VAM_EMBEDDED_JOB_THREADS), thread_name_prefix="vam-job")
-    if starting:
-        from jobs.services import job_reconcile
-
-        job_reconcile()  # the jobs a previous run of this server left unfinished fail now, with a clear error
+    if starting and on_start is not None:
+        on_start()
     return _pool.submit(run, str(job_id))
 
 
 def run(job_id: str) -> None:
     """Run a job in this thread (a pool thread, or a command's), then close the thread's database connection."""
-    from jobs.tasks import run_job
-
     try:
         run_job(job_id)
     except Exception:

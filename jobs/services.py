@@ -17,9 +17,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from jobs import embedded
 from jobs.heartbeat import HEARTBEAT_STALE
-from jobs.models import FINAL_STATUSES, Job, JobBatch, JobKind, JobStatus
+from jobs.models import Job, JobBatch, JobKind, JobStatus
 from jobs.reporter import job_push
+from jobs.state import EMBEDDED, current_worker_name, job_finish, uses_redis
+
+__all__ = ["EMBEDDED", "JobError", "current_worker_name", "job_cancel", "job_finish", "job_reconcile", "job_start",
+           "uses_redis"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -31,24 +36,6 @@ STALE_HEARTBEAT = timedelta(minutes=10)
 
 class JobError(Exception):
     pass
-
-
-def uses_redis() -> bool:
-    return bool(settings.REDIS_URL)
-
-
-EMBEDDED = "embedded:"
-
-
-def current_worker_name() -> str:
-    """The RQ worker running the current job, or ``embedded:<host>:<pid>`` for the in-process runner."""
-    if uses_redis():
-        from rq import get_current_job
-
-        rq_job = get_current_job()
-        if rq_job is not None and rq_job.worker_name:
-            return rq_job.worker_name
-    return f"{EMBEDDED}{socket.gethostname()}:{os.getpid()}"
 
 
 def job_start(*, kind: str, params: dict[str, Any], user=None, catalog=None) -> Job:
@@ -73,41 +60,21 @@ def _dispatch(job_id) -> None:
         import django_rq
         from rq import Callback
 
-        from jobs.tasks import job_failed, job_stopped, run_job
-
+        # By name: the worker imports the job code (jobs.tasks), which needs this module's primitives only.
         django_rq.get_queue(job.queue).enqueue(
-            run_job,
+            "jobs.tasks.run_job",
             str(job.pk),
             job_id=str(job.pk),
             job_timeout=settings.VAM_JOB_TIMEOUTS[job.kind],
-            on_failure=Callback(job_failed),
-            on_stopped=Callback(job_stopped),
+            on_failure=Callback("jobs.tasks.job_failed"),
+            on_stopped=Callback("jobs.tasks.job_stopped"),
             result_ttl=24 * 3600,
             failure_ttl=7 * 24 * 3600,
         )
     else:
-        from jobs import embedded
-
-        embedded.submit(job.pk)
+        # The jobs a previous run of this server left unfinished fail first, with a clear error.
+        embedded.submit(job.pk, on_start=job_reconcile)
     job_push(job)
-
-
-def job_finish(
-    job: Job, status: str, *, result=None, error: str = "", error_type: str = "", only_from: str | None = None
-) -> bool:
-    """Move a job that is not final yet (or is in ``only_from``) to a final status: a compare-and-set, so it
-    returns False when something else finished the job first."""
-    now = timezone.now()
-    rows = Job.objects.filter(pk=job.pk).exclude(status__in=FINAL_STATUSES)
-    if only_from is not None:
-        rows = rows.filter(status=only_from)
-    done = rows.update(
-        status=status, result=result, error=error, error_type=error_type, finished_at=now, eta_seconds=None
-    )
-    job.refresh_from_db()
-    if done:
-        job_push(job)
-    return bool(done)
 
 
 def job_cancel(*, job: Job) -> Job:

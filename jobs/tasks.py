@@ -14,7 +14,7 @@ from catalog.media.pool import pool_processes
 from jobs.heartbeat import current_process, job_heartbeat
 from jobs.models import Job, JobKind, JobStatus
 from jobs.reporter import JobReporter, job_push
-from jobs.services import current_worker_name, job_finish
+from jobs.state import current_worker_name, job_finish
 
 logger = logging.getLogger(__name__)
 
