@@ -546,8 +546,8 @@ def move_redundant(request: HttpRequest, catalog_id: int) -> HttpResponse:
     primary of each exact group, journaled, so its job page can roll it back. Nothing is deleted."""
     from django.db import transaction
 
-    from jobs.api import OrganizeRequest
     from jobs.models import JobKind
+    from jobs.requests import OrganizeRequest
     from jobs.services import job_start
 
     catalog = get_object_or_404(Catalog, pk=catalog_id)

@@ -29,7 +29,7 @@ from catalog.models import AssetStatus, Catalog
 from catalog.permissions import NotAllowed, again_refusal, refused_page
 from catalog.selectors import catalog_by_path
 from catalog.similarity.grouping import DEFAULT_THRESHOLD, MAX_THRESHOLD
-from jobs import api
+from jobs import requests as job_requests
 from jobs.display import (
     NAMING_WORDS,
     OPERATION_WORDS,
@@ -43,6 +43,7 @@ from jobs.display import (
 from jobs.models import Job, JobKind
 from jobs.selectors import job_list_visible, job_visible_for
 from jobs.services import job_cancel, job_reconcile, job_start, uses_redis
+from jobs.views import plan_response
 
 HISTORY_PAGE = 20
 PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"  # the blank row live.js copies for jobs that start later
@@ -99,9 +100,9 @@ def _organize_data(post: QueryDict) -> dict:
 
 
 FORMS: dict[str, tuple[type[Serializer], Callable[[QueryDict], dict]]] = {
-    JobKind.ANALYZE: (api.AnalyzeRequest, _analyze_data),
-    JobKind.THUMBNAILS: (api.ThumbnailsRequest, _thumbnails_data),
-    JobKind.ORGANIZE: (api.OrganizeRequest, _organize_data),
+    JobKind.ANALYZE: (job_requests.AnalyzeRequest, _analyze_data),
+    JobKind.THUMBNAILS: (job_requests.ThumbnailsRequest, _thumbnails_data),
+    JobKind.ORGANIZE: (job_requests.OrganizeRequest, _organize_data),
 }
 
 
@@ -154,7 +155,7 @@ def _form_errors(errors: dict, shown: Iterable[str]) -> dict[str, str]:
     """One sentence per field of the form; the others (and those of no field) under "form", at its top."""
     words: dict[str, str] = {}
     for name, details in errors.items():
-        text = " ".join(api.error_lines(details))
+        text = " ".join(job_requests.error_lines(details))
         if name in shown:
             words[name] = text
         else:
@@ -194,7 +195,7 @@ def _render_index(
         "default_threshold": DEFAULT_THRESHOLD,
         "max_threshold": MAX_THRESHOLD,
         "operations": OPERATION_WORDS,
-        "structures": {structure: structure_words(structure) for structure in api.STRUCTURES},
+        "structures": {structure: structure_words(structure) for structure in job_requests.STRUCTURES},
         "namings": NAMING_WORDS,
         "placeholder": {"job_id": PLACEHOLDER_ID, "kind": "", "status": "PENDING", "current": 0, "percent": None},
     }
@@ -332,18 +333,6 @@ def job_plan(request: HttpRequest, job_id, fmt: str) -> StreamingHttpResponse:
     if job.kind != JobKind.ORGANIZE:
         raise Http404("not an organize job")
     return plan_response(journal_of(job), fmt, request.GET.get("state") or None)
-
-
-def plan_response(journal, fmt: str, state: str | None) -> StreamingHttpResponse:
-    """An organize plan as a streamed download (json or csv); 404 for another format."""
-    from catalog.services.exports import plan_chunks
-
-    if fmt not in ("json", "csv"):
-        raise Http404(f"no plan format {fmt}: choose json or csv")
-    content_type = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
-    response = StreamingHttpResponse(plan_chunks(journal=journal, fmt=fmt, state=state), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="organize-{journal.pk}.{fmt}"'
-    return response
 
 
 @login_required

@@ -1,5 +1,6 @@
 """Server-Sent Events: ``GET /api/jobs/<id>/stream`` sends one ``progress`` event per change and closes at a final
-state. The view is async and waits on the channel layer, so under daphne a client holds no thread."""
+state. The view is async and waits on the channel layer, so under daphne a client holds no thread. Also the plan
+download that the API and the job page share."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 from rest_framework.exceptions import APIException
@@ -90,3 +91,15 @@ def _status(job_id: uuid.UUID) -> dict:
     from jobs.models import Job
 
     return job_status(Job.objects.get(pk=job_id))
+
+
+def plan_response(journal, fmt: str, state: str | None) -> StreamingHttpResponse:
+    """An organize plan as a streamed download (json or csv); 404 for another format."""
+    from catalog.services.exports import plan_chunks
+
+    if fmt not in ("json", "csv"):
+        raise Http404(f"no plan format {fmt}: choose json or csv")
+    content_type = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
+    response = StreamingHttpResponse(plan_chunks(journal=journal, fmt=fmt, state=state), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="organize-{journal.pk}.{fmt}"'
+    return response
