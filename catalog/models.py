@@ -53,6 +53,7 @@ class DateSource(models.TextChoices):
     EXIF_DIGITIZED = "exif_digitized", "EXIF CreateDate"
     METADATA_DATE = "metadata_date", "XMP/IPTC date (no time of day)"
     VIDEO = "video_created", "Video creation time"
+    TAKEOUT = "takeout", "Google Takeout time"
     FILENAME = "filename", "File name"
     FOLDER = "folder", "Folder name"
     EXIF_MODIFIED = "exif_modified", "EXIF ModifyDate"
@@ -158,6 +159,34 @@ class Asset(models.Model):
     @property
     def phash_hex(self) -> str:
         return hash_hex(self.phash)
+
+
+class SidecarKind(models.TextChoices):
+    XMP = "xmp", "XMP"
+    TAKEOUT = "takeout", "Google Takeout JSON"
+    AAE = "aae", "Apple edits (AAE)"
+    THM = "thm", "Video thumbnail (THM)"
+
+
+class Sidecar(models.Model):
+    """A file beside an asset that describes it (``catalog.media.sidecars``): never an asset of its own.
+
+    Analyze keeps these rows in step with the folder: a sidecar removed is unlinked, a new one linked, a changed
+    one read again (with its media file).
+    """
+
+    asset = models.ForeignKey("Asset", on_delete=models.CASCADE, related_name="sidecars")
+    path = models.TextField()
+    kind = models.CharField(max_length=8, choices=SidecarKind.choices)
+    size = models.BigIntegerField(default=0)
+    mtime_ns = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["asset", "path"], name="sidecar_unique_path")]
+        ordering = ["asset", "path"]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.kind})"
 
 
 def hash_hex(value: int | None) -> str:

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from catalog.media.analyze import AnalyzeOptions
 from catalog.media.pool import pool_processes
+from catalog.media.sidecars import SidecarEntry
 from catalog.media.walk import WalkEntry
 from catalog.models import Catalog
 from catalog.services.analyze import AnalyzeSummary, analyze_entries, analyze_options
@@ -122,6 +123,19 @@ def _wait_for_running(job: Job) -> None:
         time.sleep(POLL_SECONDS)
 
 
+def _entry_row(entry: WalkEntry) -> list:
+    """A file to analyze as a batch keeps it: [path, size, mtime_ns] and, when it has some, its sidecars."""
+    row: list = [entry.path, entry.size, entry.mtime_ns]
+    if entry.sidecars:
+        row.append([[s.path, s.kind, s.size, s.mtime_ns] for s in entry.sidecars])
+    return row
+
+
+def _entry_from_row(row: list) -> WalkEntry:
+    sidecars = tuple(SidecarEntry(*sidecar) for sidecar in row[3]) if len(row) > 3 else ()
+    return WalkEntry(path=row[0], size=row[1], mtime_ns=row[2], sidecars=sidecars)
+
+
 def _create_batches(job: Job, entries: list[WalkEntry], known: Mapping[int, frozenset[str]], size: int) -> int:
     batches = []
     for index, start in enumerate(range(0, len(entries), size)):
@@ -131,7 +145,7 @@ def _create_batches(job: Job, entries: list[WalkEntry], known: Mapping[int, froz
             JobBatch(
                 job=job,
                 index=index,
-                entries=[[entry.path, entry.size, entry.mtime_ns] for entry in chunk],
+                entries=[_entry_row(entry) for entry in chunk],
                 known={str(size): sorted(known[size]) for size in sizes if size in known},
             )
         )
@@ -199,7 +213,7 @@ def batch_run(batch: JobBatch, catalog: Catalog, options: AnalyzeOptions, *, wor
     """Analyze a claimed batch; record how it ended unless it was taken from us meanwhile."""
     reporter = BatchReporter(batch)
     summary = AnalyzeSummary()
-    entries = [WalkEntry(path=path, size=size, mtime_ns=mtime_ns) for path, size, mtime_ns in batch.entries]
+    entries = [_entry_from_row(row) for row in batch.entries]
     known = {int(size): frozenset(digests) for size, digests in batch.known.items()}
     try:
         with batch_heartbeat(batch), pool_processes():

@@ -98,7 +98,7 @@ class JobBatch(models.Model):
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="batches")
     index = models.PositiveIntegerField()
-    entries = models.JSONField()  # [[path, size, mtime_ns], ...]
+    entries = models.JSONField()  # [[path, size, mtime_ns(, [[sidecar path, kind, size, mtime_ns], ...])], ...]
     known = models.JSONField(default=dict)  # {size: [sha256, ...]}: contents whose data can be copied
     status = models.CharField(max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING)
     attempt = models.PositiveIntegerField(default=0)

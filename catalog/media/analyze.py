@@ -29,6 +29,7 @@ from . import exiftool
 from .dates import DateCandidate
 from .hashing import fine_hash, image_hashes, sha256_stream
 from .isobmff import BoxError, items_outside
+from .sidecars import SidecarEntry, apply_sidecars
 from .thumbnails import DEFAULT_QUALITY, DEFAULT_SIZES, displayable, shrink_chain, write_thumbnail
 from .video import NO_FFMPEG, PARSERS, PosterError, VideoParseError, VideoToolMissing, poster_frame, video_info
 
@@ -159,6 +160,7 @@ class FileAnalysis:
     problem_message: str = ""
     note: str = ""
     reused: bool = False  # content already known to the catalog: derived data is copied, not recomputed
+    sidecars: tuple[SidecarEntry, ...] = ()  # linked to this file; what they say is already applied
 
     @property
     def dates(self) -> list[DateCandidate]:
@@ -201,8 +203,12 @@ def analyze_file(
     known_sha256: frozenset[str] | set[str] = frozenset(),
     size: int | None = None,
     mtime_ns: int | None = None,
+    sidecars: tuple[SidecarEntry, ...] = (),
 ) -> FileAnalysis:
-    """Analyze one file. Never raises for bad input; see the module docstring."""
+    """Analyze one file and apply its sidecars. Never raises for bad input; see the module docstring.
+
+    A file with sidecars is always read in full: what its sidecars say belongs to this path, not to its content.
+    """
     if size is None or mtime_ns is None:
         try:
             stat = os.stat(path)
@@ -211,11 +217,13 @@ def analyze_file(
             result = FileAnalysis(path=path, size=0, mtime_ns=0)
             result.add_problem(Problem.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
             return result
-    result = FileAnalysis(path=path, size=size, mtime_ns=mtime_ns)
+    result = FileAnalysis(path=path, size=size, mtime_ns=mtime_ns, sidecars=tuple(sidecars))
     extension = extension_of(path)
     if size == 0:
         result.add_problem(Problem.EMPTY, "file is empty (0 bytes)")
         return result
+    if sidecars:
+        known_sha256 = frozenset()
     try:
         if extension in VIDEO_EXTENSIONS:
             _analyze_video(result, extension, options, known_sha256)
@@ -227,6 +235,11 @@ def analyze_file(
         result.add_problem(Problem.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
     except Exception as exc:  # a parser bug on hostile input must cost this file only, never the run
         result.add_problem(Problem.CORRUPT, f"unexpected {type(exc).__name__} while reading the file: {_message(exc)}")
+    if sidecars:
+        try:
+            apply_sidecars(result, sidecars)
+        except Exception as exc:  # a hostile sidecar costs its own data only
+            result.note = result.note or f"cannot use a sidecar: {_message(exc)}"[:255]
     sanitize(result)
     return result
 

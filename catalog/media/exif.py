@@ -109,6 +109,9 @@ def dates_from_exif_subset(subset: dict[str, Any]) -> list[DateCandidate]:
                 utc=created.endswith("Z"),
             )
         )
+    taken = subset.get("TakeoutTakenTime")  # Google Takeout's photoTakenTime, from a sidecar (UTC)
+    if isinstance(taken, str) and (value := parse_exif_datetime(taken)):
+        dates.append(DateCandidate(value, "takeout", CONFIDENCE["takeout"], utc=True))
     return dates
 
 

@@ -70,7 +70,7 @@ def _exit_when_ready(sentinel: int) -> None:
 
 def _analyze_entry(entry: WalkEntry, known: frozenset[str]) -> FileAnalysis:
     assert _options is not None
-    return analyze_file(entry.path, _options, known, entry.size, entry.mtime_ns)
+    return analyze_file(entry.path, _options, known, entry.size, entry.mtime_ns, entry.sidecars)
 
 
 def _executor(workers: int, options: AnalyzeOptions) -> ProcessPoolExecutor:
@@ -87,7 +87,7 @@ def _executor(workers: int, options: AnalyzeOptions) -> ProcessPoolExecutor:
 
 
 def _failed(entry: WalkEntry, message: str) -> FileAnalysis:
-    result = FileAnalysis(path=entry.path, size=entry.size, mtime_ns=entry.mtime_ns)
+    result = FileAnalysis(path=entry.path, size=entry.size, mtime_ns=entry.mtime_ns, sidecars=entry.sidecars)
     result.add_problem(Problem.CRASHED, message)
     return result
 
@@ -97,7 +97,7 @@ def _crashed(entry: WalkEntry) -> FileAnalysis:
 
 
 def _timed_out(entry: WalkEntry, limit: float) -> FileAnalysis:
-    result = FileAnalysis(path=entry.path, size=entry.size, mtime_ns=entry.mtime_ns)
+    result = FileAnalysis(path=entry.path, size=entry.size, mtime_ns=entry.mtime_ns, sidecars=entry.sidecars)
     result.add_problem(Problem.TIMED_OUT, f"analyzing this file took longer than {limit:.0f} s; it was skipped")
     return result
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from stat import S_ISREG
 
-from .analyze import MEDIA_EXTENSIONS, Problem, extension_of
+from .analyze import MEDIA_EXTENSIONS, RAW_EXTENSIONS, VIDEO_EXTENSIONS, Problem, extension_of
 from .paths import inside_any
+from .sidecars import SidecarEntry, folder_sidecars, is_sidecar_name
 
 # Folders that NAS boxes, desktops and photo tools fill with copies and previews of the real files.
 JUNK_FOLDERS = {"@eadir", "#recycle", "#snapshot", "$recycle.bin", "system volume information", "lost+found"}
@@ -21,6 +23,7 @@ class WalkEntry:
     mtime_ns: int = 0
     problem_kind: str = ""
     problem_message: str = ""
+    sidecars: tuple[SidecarEntry, ...] = ()  # the XMP, Takeout JSON, AAE and THM files that go with it
 
 
 def display_path(path: str) -> str:
@@ -93,6 +96,8 @@ def _walk_dir(directory, excluded, visited, ancestors, errors, boundary=None) ->
             errors.append(f"{display_path(directory)}: {exc.strerror or exc}")
         return
     subdirectories = []
+    media: list[os.DirEntry] = []
+    others: dict[str, os.DirEntry] = {}
     for entry in entries:
         name = entry.name
         if name.startswith("."):
@@ -105,17 +110,45 @@ def _walk_dir(directory, excluded, visited, ancestors, errors, boundary=None) ->
             if name.lower() not in JUNK_FOLDERS:
                 subdirectories.append(entry.path)
             continue
-        if extension_of(name) not in MEDIA_EXTENSIONS:
-            continue
+        if extension_of(name) in MEDIA_EXTENSIONS:
+            media.append(entry)
+        elif is_sidecar_name(name):
+            others[name] = entry
+    links = folder_sidecars((entry.name for entry in media), others, media_kind) if others else {}
+    for entry in media:
         if _outside(entry.path, boundary):
             yield _outside_entry(entry.path)
         elif (found := _file_entry(entry)) is not None:
+            if entry.name in links and not found.problem_kind:
+                found = replace(found, sidecars=_sidecar_entries(links[entry.name], others, boundary))
             yield found
     for subdirectory in subdirectories:
         if _outside(subdirectory, boundary):
             yield _outside_entry(subdirectory)
             continue
         yield from _walk_dir(subdirectory, excluded, visited, ancestors, errors, boundary)
+
+
+def media_kind(extension: str) -> str:
+    if extension in RAW_EXTENSIONS:
+        return "raw"
+    return "video" if extension in VIDEO_EXTENSIONS else "image"
+
+
+def _sidecar_entries(links, others: dict[str, os.DirEntry], boundary) -> tuple[SidecarEntry, ...]:
+    """The linked sidecars that can be read: one stat each; unreadable or out-of-bounds ones are left out."""
+    found = []
+    for name, kind in links:
+        entry = others[name]
+        if not is_decodable(entry.path) or _outside(entry.path, boundary):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=True)
+        except OSError:
+            continue
+        if S_ISREG(info.st_mode):
+            found.append(SidecarEntry(entry.path, kind, info.st_size, info.st_mtime_ns))
+    return tuple(found)
 
 
 def _outside_entry(path: str) -> WalkEntry:

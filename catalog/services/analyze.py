@@ -41,7 +41,7 @@ from catalog.media.progress import NullReporter, ProgressReporter
 from catalog.media.video import tool_path
 from catalog.media.walk import WalkEntry, walk_media
 from catalog.media.words import counted
-from catalog.models import Asset, AssetStatus, Catalog, DateSource
+from catalog.models import Asset, AssetStatus, Catalog, DateSource, Sidecar
 from catalog.services.duplicates import DuplicatesSummary, catalog_find_duplicates
 from catalog.services.locks import with_catalog_lock
 from catalog.services.stats import catalog_stats_refresh
@@ -224,6 +224,7 @@ def catalog_analyze(
         )
     }
     stale = _stale_paths(catalog)
+    linked = _linked_sidecars(catalog)
     entries: list[WalkEntry] = []
     walk = walk_media(roots, exclude=[catalog.path, *excluded], errors=summary.walk_errors, roots=library_roots)
     for entry in walk:
@@ -251,6 +252,7 @@ def catalog_analyze(
             and row[3]
             and row[4] not in TRANSIENT_PROBLEMS
             and entry.path not in stale
+            and _sidecar_signature(entry) == linked.get(entry.path, frozenset())
         ):
             summary.unchanged += 1
             continue
@@ -330,6 +332,19 @@ def analyze_entries(
     _flush(catalog, pending, summary, options)
 
 
+def _linked_sidecars(catalog: Catalog) -> dict[str, frozenset[tuple[str, int, int]]]:
+    """What each asset's sidecars were when last read: a media file whose sidecars changed is read again."""
+    linked: dict[str, set[tuple[str, int, int]]] = {}
+    rows = Sidecar.objects.filter(asset__catalog=catalog).values_list("asset__path", "path", "size", "mtime_ns")
+    for media, path, size, mtime_ns in rows.iterator(chunk_size=10_000):
+        linked.setdefault(media, set()).add((path, size, mtime_ns))
+    return {media: frozenset(found) for media, found in linked.items()}
+
+
+def _sidecar_signature(entry: WalkEntry) -> frozenset[tuple[str, int, int]]:
+    return frozenset((sidecar.path, sidecar.size, sidecar.mtime_ns) for sidecar in entry.sidecars)
+
+
 def _stale_rows(catalog: Catalog):
     """Rows analyzed by a version that made no fine hash: read again once, so duplicate checks can use it."""
     return Asset.objects.filter(catalog=catalog, dhash__isnull=False, fine_hash__isnull=True)
@@ -342,6 +357,8 @@ def _stale_paths(catalog: Catalog) -> set[str]:
 def _complete_rows(catalog: Catalog):
     """Rows whose derived data can be copied to another path with the same content."""
     rows = Asset.objects.filter(catalog=catalog, problem_kind="", analyzed_at__isnull=False).exclude(sha256="")
+    # A file's sidecar data belongs to its path, not to its content: such rows lend nothing.
+    rows = rows.exclude(pk__in=Sidecar.objects.filter(asset__catalog=catalog).values("asset_id"))
     return rows.exclude(dhash__isnull=False, fine_hash__isnull=True)
 
 
@@ -378,7 +395,7 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
     for result in results:
         if result.reused and result.sha256 not in donors:
             # The row whose content this file shares changed since the run started: analyze it in full.
-            result = analyze_file(result.path, options, frozenset(), result.size, result.mtime_ns)
+            result = analyze_file(result.path, options, frozenset(), result.size, result.mtime_ns, result.sidecars)
         asset = Asset(catalog=catalog, path=result.path, analyzed_at=now, updated_at=now)
         donor = donors.get(result.sha256) if result.reused else None
         if donor is not None:
@@ -402,6 +419,7 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
     try:
         with transaction.atomic():
             _upsert(assets)
+            _link_sidecars(catalog, results)
     except DatabaseError:
         # One row the database refuses must not cost the batch: write them one by one, and record the refused
         # ones as problems (their files are looked at again next run).
@@ -409,9 +427,22 @@ def _flush(catalog: Catalog, results: list[FileAnalysis], summary: AnalyzeSummar
             try:
                 with transaction.atomic():
                     _upsert([asset])
+                    _link_sidecars(catalog, [result for result in results if result.path == asset.path])
             except DatabaseError as exc:
                 logger.warning("cannot store %s: %s", asset.path, exc)
                 _upsert_refused(asset, exc)
+
+
+def _link_sidecars(catalog: Catalog, results: list[FileAnalysis]) -> None:
+    """Replace the sidecar rows of these assets with the sidecars found beside them now."""
+    ids = dict(Asset.objects.filter(catalog=catalog, path__in=[r.path for r in results]).values_list("path", "id"))
+    Sidecar.objects.filter(asset_id__in=ids.values()).delete()
+    Sidecar.objects.bulk_create(
+        Sidecar(asset_id=ids[r.path], path=s.path, kind=s.kind, size=s.size, mtime_ns=s.mtime_ns)
+        for r in results
+        if r.path in ids
+        for s in r.sidecars
+    )
 
 
 def _manual_dates(catalog: Catalog, results: list[FileAnalysis]) -> dict[str, tuple]:

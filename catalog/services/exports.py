@@ -13,7 +13,7 @@ from catalog.selectors import asset_list, asset_problem_list, duplicate_group_li
 ASSET_FIELDS = [
     "path", "size", "sha256", "media_type", "format", "width", "height", "taken_at", "date_source",
     "date_confidence", "date_suspicious", "camera_make", "camera_model", "gps", "orientation", "dhash", "phash",
-    "status", "problem", "lens_model", "iso", "keywords", "rating", "title", "description",
+    "status", "problem", "lens_model", "iso", "keywords", "rating", "title", "description", "sidecars",
 ]  # fmt: skip
 PROBLEM_FIELDS = ["path", "kind", "message"]
 DUPLICATE_FIELDS = ["id", "kind", "primary", "path", "sha256", "distance", "quality_score"]
@@ -53,6 +53,7 @@ def asset_record(asset: Asset) -> dict[str, Any]:
         "rating": asset.rating,
         "title": asset.title,
         "description": asset.description,
+        "sidecars": [{"path": sidecar.path, "kind": sidecar.kind} for sidecar in asset.sidecars.all()],
     }
 
 
@@ -80,7 +81,11 @@ def _group_rows(record: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def _records(catalog: Catalog, kind: str) -> tuple[str, list[str], Iterator[dict[str, Any]]]:
     if kind == "assets":
-        return "assets", ASSET_FIELDS, (asset_record(a) for a in asset_list(catalog).iterator(chunk_size=2000))
+        return (
+            "assets",
+            ASSET_FIELDS,
+            (asset_record(a) for a in asset_list(catalog).prefetch_related("sidecars").iterator(chunk_size=2000)),
+        )
     if kind == "duplicates":
         groups = duplicate_group_list(catalog).iterator(chunk_size=500)
         return "groups", DUPLICATE_FIELDS, (group_record(g) for g in groups)
@@ -181,5 +186,7 @@ def _csv_chunks(key: str, fields: list[str], records: Iterator[dict[str, Any]]) 
             record["gps"] = f"{record['gps'][0]},{record['gps'][1]}"
         if isinstance(record.get("keywords"), list):
             record["keywords"] = "; ".join(record["keywords"])
+        if isinstance(record.get("sidecars"), list):
+            record["sidecars"] = "; ".join(sidecar["path"] for sidecar in record["sidecars"])
         for row in _group_rows(record) if key == "groups" else [record]:
             yield writer.writerow(row)

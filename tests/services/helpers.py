@@ -21,7 +21,7 @@ DATETIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 0x9003, 0x9011
 ASSET_KEYS = [
     "path", "size", "sha256", "media_type", "format", "width", "height", "taken_at", "date_source",
     "date_confidence", "date_suspicious", "camera_make", "camera_model", "gps", "orientation", "dhash", "phash",
-    "status", "problem", "lens_model", "iso", "keywords", "rating", "title", "description",
+    "status", "problem", "lens_model", "iso", "keywords", "rating", "title", "description", "sidecars",
 ]  # fmt: skip
 PROBLEM_KEYS = ["path", "kind", "message"]
 HEX16 = r"[0-9a-f]{16}"
