@@ -48,6 +48,7 @@ from catalog.models import (
     GroupKind,
     Operation,
     OrganizeStep,
+    Sidecar,
     StepState,
 )
 from catalog.services.locks import with_catalog_lock
@@ -241,6 +242,7 @@ def _plan(
 ) -> OrganizeSummary:
     summary = OrganizeSummary(dry_run=options.dry_run)
     redundant = _redundant_copies(catalog) if options.skip_duplicates else {}
+    with_sidecars = _with_sidecars(catalog) if options.operation == Operation.MOVE else {}
     roots = options.roots
     assets = catalog.assets.order_by("path")
     if options.only_redundant:
@@ -257,7 +259,11 @@ def _plan(
         reporter.update(phase="plan", current=index, total=total, message=os.path.basename(asset.path))
         step = OrganizeStep(job=job, seq=index, asset=asset, operation=options.operation, source=asset.path,
                             sha256=asset.sha256, size=asset.size, mtime_ns=asset.mtime_ns)  # fmt: skip
-        step.reason = _skip_reason(asset, redundant, options) or _path_reason(asset.path, options.operation, roots)
+        step.reason = (
+            _skip_reason(asset, redundant, options)
+            or _path_reason(asset.path, options.operation, roots)
+            or _sidecar_reason(with_sidecars.get(asset.pk))
+        )
         target = None if step.reason else target_path(asset, output, options)
         if not step.reason and target is None:
             step.reason = "no reliable capture date (undated files are skipped)"
@@ -323,6 +329,24 @@ def _skip_reason(asset: Asset, redundant: dict[int, str], options: OrganizeOptio
     return ""
 
 
+def _with_sidecars(catalog: Catalog) -> dict[int, str]:
+    """Asset id → the name of one of its sidecars, for the assets that have any."""
+    rows = Sidecar.objects.filter(asset__catalog=catalog).order_by("asset_id", "path").values_list("asset_id", "path")
+    found: dict[int, str] = {}
+    for asset, path in rows.iterator(chunk_size=5000):
+        found.setdefault(asset, os.path.basename(path))
+    return found
+
+
+def _sidecar_reason(sidecar: str | None) -> str:
+    """Organize does not carry sidecars yet: a move would leave them behind, cut off from their photo (and the
+    next scan would lose their keywords, rating and dates). Such files are left where they are; a copy takes the
+    photo and leaves the original with its sidecars."""
+    if sidecar is None:
+        return ""
+    return f"has sidecars ({sidecar}), which organize does not move yet: use copy, or move it with them by hand"
+
+
 def _path_reason(path: str, operation: str, roots: list[str] | None) -> str:
     if operation != Operation.COPY and os.path.islink(path):
         return "a symbolic link: organize the file it points to instead"
@@ -333,7 +357,8 @@ def _path_reason(path: str, operation: str, roots: list[str] | None) -> str:
 
 def _reason_kind(reason: str) -> str:
     """The reason without the file-specific part, for counting."""
-    for prefix in ("duplicate of", "could not be read", "changed", "vanished", "a symbolic link", "outside the"):
+    for prefix in ("duplicate of", "could not be read", "changed", "vanished", "a symbolic link", "outside the",
+                   "has sidecars"):  # fmt: skip
         if reason.startswith(prefix):
             return prefix
     return reason
