@@ -36,7 +36,7 @@ from catalog.services.analyze import AnalyzeSummary, analyze_entries, analyze_op
 from jobs.heartbeat import HEARTBEAT_STALE, batch_heartbeat
 from jobs.models import BatchStatus, Job, JobBatch, JobStatus
 from jobs.reporter import MIN_WRITE_SECONDS, RATE_WINDOW_SECONDS, WRITE_ITEMS, WRITE_SECONDS, job_push
-from jobs.services import current_worker_name, uses_redis
+from jobs.state import current_worker_name, uses_redis
 
 logger = logging.getLogger(__name__)
 
@@ -159,12 +159,10 @@ def _create_batches(job: Job, entries: list[WalkEntry], known: Mapping[int, froz
 def _enqueue(job: Job, batch_ids: list[int]) -> None:
     import django_rq
 
-    from jobs.tasks import run_batch
-
     queue = django_rq.get_queue(ANALYSIS_QUEUE)
     data = [
         queue.prepare_data(
-            run_batch,
+            "jobs.tasks.run_batch",  # by name: the job code builds on this module, not the other way
             args=(batch_id,),
             job_id=f"{job.pk}-batch-{batch_id}",
             timeout=settings.VAM_JOB_TIMEOUTS[job.kind],

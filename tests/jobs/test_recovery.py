@@ -464,7 +464,8 @@ def test_a_fanned_out_job_whose_worker_is_killed_fails_within_30_s_and_resumes_w
     wait_until(lambda: not all_descendants(helper.pid), "the helper to leave the dead job's batch", helper)
 
     before = dict(assets(catalog_dir).values_list("path", "analyzed_at"))
-    assert 0 < len(before) < PHOTOS
+    # The helper goes on with its batches until the job is failed: on a fast machine it may store every file first.
+    assert 0 < len(before) <= PHOTOS
     again = submit(queue, job.params)
     resumed = spawn(worker_command("default", burst=True), env=env)
     assert resumed.wait() == 0, resumed.log()
