@@ -12,8 +12,8 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browse.test_browser import ARTIFACTS, loaded_from_elsewhere
@@ -39,10 +39,16 @@ def log_in(driver, password: str) -> None:
     username.clear()  # the page keeps the name typed before a wrong password
     username.send_keys("ines")
     driver.find_element(By.NAME, "password").send_keys(password)
-    page = driver.find_element(By.TAG_NAME, "html")
+    driver.execute_script("document.documentElement.dataset.answered = 'not yet'")  # marks the page with the form
     driver.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))  # the answer has replaced the form
-    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    # Until the answer has replaced that page and is loaded; while it is being replaced, the browser may say so.
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(answer_loaded)
+
+
+def answer_loaded(driver) -> bool:
+    return driver.execute_script(
+        "return document.documentElement.dataset.answered !== 'not yet' && document.readyState === 'complete'"
+    )
 
 
 @pytest.fixture
