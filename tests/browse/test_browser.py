@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -101,7 +101,7 @@ def test_browse_from_the_timeline_to_an_asset_and_review_duplicates(server, brow
     shoot(browser, "duplicate-group")
     second = browser.find_element(By.CSS_SELECTOR, '[data-member="2"] a').text
     browser.find_element(By.TAG_NAME, "body").send_keys("2")  # the shortcut: keep the second file
-    WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,)).until(  # (the page reloads)
+    WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,)).until(  # (the page reloads)
         lambda b: (
             "Primary: kept" in b.find_element(By.CSS_SELECTOR, ".member.primary").text
             and b.find_element(By.CSS_SELECTOR, ".member.primary a").text == second
