@@ -31,7 +31,11 @@ def shoot(driver, name: str) -> None:
 
 
 def heading(driver) -> str:
-    return driver.find_element(By.TAG_NAME, "h1").text
+    """The page's heading; "" while the page is being replaced (the browser then says the node is gone)."""
+    try:
+        return driver.find_element(By.TAG_NAME, "h1").text
+    except WebDriverException:
+        return ""
 
 
 def log_in(driver, password: str) -> None:
