@@ -104,6 +104,14 @@ class CatalogDetail(APIView):
         )
 
 
+def limit_parameter(what: str) -> OpenApiParameter:
+    """The ``limit`` of a keyset list, as ``_limit`` reads it."""
+    schema = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}
+    return OpenApiParameter(
+        "limit", schema, description=f"{what} per page, at most {MAX_PAGE_SIZE} (default {PAGE_SIZE})"
+    )
+
+
 FLAG_SPELLINGS = ["", "1", "0", "true", "false", "yes", "no", "on", "off"]  # what AssetQuery reads as yes or no
 GRID_PARAMETERS = [
     OpenApiParameter("date_from", OpenApiTypes.DATE, description="YYYY-MM-DD: taken on or after"),
@@ -130,11 +138,7 @@ GRID_PARAMETERS = [
     OpenApiParameter("rating", {"type": "integer", "minimum": -1, "maximum": 5}, description="rated at least this"),
     OpenApiParameter("sort", enum=["", *SORTS], description=f"the order (default {DEFAULT_SORT})"),
     OpenApiParameter("after", str, description="the cursor of the page to continue from (the `next` link holds it)"),
-    OpenApiParameter(
-        "limit",
-        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
-        description=f"assets per page, at most {MAX_PAGE_SIZE} (default {PAGE_SIZE})",
-    ),  # fmt: skip
+    limit_parameter("assets"),
 ]
 
 
@@ -146,10 +150,7 @@ class AssetGrid(APIView):
         catalog = get_object_or_404(Catalog.objects.only("pk"), pk=catalog_id)
         try:
             query = AssetQuery.from_params(request.query_params)
-            text = request.query_params.get("limit") or str(PAGE_SIZE)
-            if not re.fullmatch(r"[0-9]{1,4}", text) or not 1 <= int(text) <= MAX_PAGE_SIZE:
-                raise QueryError(f"limit: a number from 1 to {MAX_PAGE_SIZE}, got {text!r}")
-            limit = int(text)
+            limit = _limit(request.query_params.get("limit"))
             assets, cursor = query.page(catalog.pk, after=request.query_params.get("after") or None, limit=limit)
         except QueryError as exc:
             raise ValidationError({"query": str(exc)}) from exc
@@ -302,11 +303,7 @@ class DuplicateList(APIView):
                 "reviewed", enum=["", "0", "1"], description="1: only groups marked reviewed; 0: the others"
             ),
             OpenApiParameter("after", str, description="the cursor of the page to continue from"),
-            OpenApiParameter(
-                "limit",
-                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
-                description=f"groups per page, at most {MAX_PAGE_SIZE}",
-            ),  # fmt: skip
+            limit_parameter("groups"),
         ],
         responses=OpenApiTypes.OBJECT,
     )
