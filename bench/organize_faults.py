@@ -19,9 +19,12 @@ file system), a move that copies its bytes (as across file systems; ``VAM_ORGANI
 and a hard link; half the kills or more land in moves.
 
 After every kill: every file of the library is at its source or, verified by sha256, at the target its journal
-step recorded. After the resume: every file is at its target (the very source file, for a hard link), and a
-move left no source, a copy or a hard link every source. After the rollback: the library is byte-identical
-(relative paths and sha256) to what it was, the output holds no file, and no temporary file is left anywhere.
+step recorded, and a move has removed no source of a group (a photo, its sidecars, its pair) before every file of
+the group was verified at its target. After the resume: every file is at its target (the very source file, for a
+hard link), each sidecar and paired file under its lead's name stem (and, for a move, known to the catalog at its
+new path); a move left no source, a copy or a hard link every source. After the rollback: the library is
+byte-identical (relative paths and sha256) to what it was, the output holds no file, and no temporary file is
+left anywhere.
 
 The last lines of the output are ``key=value`` pairs; the summary line is for the closing note.
 """
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import random
 import secrets
@@ -61,7 +65,8 @@ def tree(folder: Path) -> dict[str, str]:
 
 
 def make_library(folder: Path, files: int, seed: int) -> None:
-    """Distinct dated JPEGs over a few folders and months, and one exact copy under another name."""
+    """Distinct dated JPEGs over a few folders and months, and one exact copy under another name; sidecars (XMP,
+    Takeout JSON, AAE) beside some of them, a RAW + JPEG pair and a Live Photo (a JPEG and its clip)."""
     from PIL import Image
 
     rng = random.Random(seed)
@@ -75,7 +80,27 @@ def make_library(folder: Path, files: int, seed: int) -> None:
         path = folder / f"trip{index % 3}" / f"IMG_{index:04d}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
         picture.save(path, "JPEG", quality=80, exif=exif)
+        if index % 3 == 0:
+            path.with_name(path.name + ".xmp").write_text(XMP.format(rating=index % 6))
+        if index % 4 == 1:
+            taken_time = {"photoTakenTime": {"timestamp": str(1550000000 + index)}}
+            path.with_name(path.name + ".json").write_text(json.dumps(taken_time))
+        if index % 7 == 2:
+            path.with_suffix(".AAE").write_bytes(rng.randbytes(200))
     shutil.copy2(folder / "trip0" / "IMG_0000.jpg", folder / "trip1" / "copy_of_IMG_0000.jpg")
+    pairs = folder / "pairs"
+    pairs.mkdir()
+    (pairs / "IMG_20190301_101010.CR2").write_bytes(b"II*\x00" + rng.randbytes(3000))  # dated by its name
+    (pairs / "IMG_20190301_101010.xmp").write_text(XMP.format(rating=5))
+    picture = Image.frombytes("RGB", (64, 48), rng.randbytes(64 * 48 * 3))
+    picture.save(pairs / "IMG_20190301_101010.jpg", "JPEG", quality=80)
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2019:02:14 08:00:00"
+    picture.save(pairs / "LIVE_0001.jpg", "JPEG", quality=70, exif=exif)
+    (pairs / "LIVE_0001.MOV").write_bytes(b"\x00\x00\x00\x14ftypqt  " + rng.randbytes(2500))
+
+
+XMP = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description xmp:Rating="{rating}"/></rdf:RDF></x:xmpmeta>'
 
 
 @dataclass
@@ -165,6 +190,8 @@ class Campaign:
             kills += 1
             self.report.kills += 1
             self._check_nothing_lost(catalog, original, library)
+            if rollback is None:  # a rollback brings a group back file by file, the sidecars first
+                self._check_groups_whole(catalog)
             if kills >= max_kills * 4:
                 raise RuntimeError(f"no attempt completed after {kills} kills")
 
@@ -254,10 +281,37 @@ class Campaign:
                 self.report.lost += 1
                 self.report.problems.append(f"after kill {self.report.kills}: {relative} is nowhere ({places})")
 
+    def _check_groups_whole(self, catalog) -> None:
+        """A move removes no source of a group (a file, its sidecars, its pair) until every file of it is verified
+        at its target: a source gone means the whole group is in place."""
+        from catalog.models import Operation, OrganizeStep, StepState
+
+        groups: dict[int, list] = {}
+        moves = OrganizeStep.objects.filter(job__catalog=catalog, operation=Operation.MOVE).exclude(
+            state__in=[StepState.SKIPPED, StepState.ROLLED_BACK]
+        )
+        for step in moves:
+            groups.setdefault(step.follows_id or step.pk, []).append(step)
+        for group in groups.values():
+            if len(group) > 1 and any(not os.path.lexists(step.source) for step in group):
+                astray = [step.source for step in group if not (step.target and _holds(step.target, step.sha256))]
+                if astray:
+                    self.report.problems.append(
+                        f"after kill {self.report.kills}: a group was split: {astray[0]} is not at its target while "
+                        "another source of its group is gone"
+                    )
+
     def _check_placed(self, journal, original: dict[str, str], library: Path, operation: str) -> None:
-        from catalog.models import StepState
+        from catalog.models import Sidecar, StepKind, StepState
 
         steps = {step.source: step for step in journal.organize_steps.all()}
+        for step in steps.values():  # each file of a group took its lead's name stem
+            lead = next((other for other in steps.values() if other.pk == step.follows_id), None)
+            if lead is not None and os.path.basename(step.target) != Path(lead.target).stem + step.name_tail:
+                self.report.problems.append(f"after the resume: {step.target} does not go with {lead.target}")
+            moved_sidecar = operation == "move" and step.kind == StepKind.SIDECAR
+            if moved_sidecar and not Sidecar.objects.filter(path=step.target).exists():
+                self.report.problems.append(f"after the resume: the catalog does not know {step.target}")
         for relative, digest in original.items():
             source = library / relative
             step = steps.get(str(source))

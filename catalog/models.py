@@ -41,6 +41,11 @@ class MediaType(models.TextChoices):
     VIDEO = "video", "Video"
 
 
+class PairKind(models.TextChoices):
+    RAW_JPEG = "raw_jpeg", "RAW + JPEG"
+    LIVE_PHOTO = "live_photo", "Live Photo"
+
+
 class AssetStatus(models.TextChoices):
     OK = "ok", "OK"
     PROBLEM = "problem", "Problem"
@@ -109,6 +114,16 @@ class Asset(models.Model):
     rating = models.SmallIntegerField(null=True, blank=True, help_text="XMP rating, -1 (rejected) to 5")
     title = models.CharField(max_length=255, blank=True, default="", db_default="")
     description = models.TextField(blank=True, default="", db_default="")
+    content_id = models.CharField(
+        max_length=64, blank=True, default="", db_default="",
+        help_text="Apple's ContentIdentifier: a Live Photo's picture and video share it",
+    )  # fmt: skip
+    # A file that goes with another (``catalog.services.pairs``): a RAW's JPEG, a Live Photo's video. It points at
+    # the file that leads the pair (the RAW, the picture); organize files them together under one name.
+    paired_with = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="companions",
+    )  # fmt: skip
+    pair_kind = models.CharField(max_length=12, choices=PairKind.choices, blank=True, default="", db_default="")
 
     dhash = models.BigIntegerField(null=True, blank=True)
     phash = models.BigIntegerField(null=True, blank=True)
@@ -289,6 +304,11 @@ class Operation(models.TextChoices):
     HARDLINK = "hardlink", "Hard link"
 
 
+class StepKind(models.TextChoices):
+    MEDIA = "media", "Media file"
+    SIDECAR = "sidecar", "Sidecar"
+
+
 class OrganizeStep(models.Model):
     """One file of an organize job: its row in the plan, then the write-ahead journal of what was done to it.
 
@@ -299,6 +319,14 @@ class OrganizeStep(models.Model):
     job = models.ForeignKey("jobs.Job", on_delete=models.PROTECT, related_name="organize_steps")
     seq = models.PositiveIntegerField()
     asset = models.ForeignKey(Asset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # A step that goes with another: a sidecar of the asset, or the other file of a pair. It follows the step it
+    # goes with (its lead, an earlier seq) and takes that step's final name with ``name_tail`` in place of the
+    # lead's extension; a move removes no source of the group until every file of it is in place.
+    follows = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="followers",
+    )  # fmt: skip
+    kind = models.CharField(max_length=8, choices=StepKind.choices, default=StepKind.MEDIA, db_default=StepKind.MEDIA)
+    name_tail = models.CharField(max_length=255, blank=True, default="", db_default="")
     operation = models.CharField(max_length=8, choices=Operation.choices)
     source = models.TextField()
     target = models.TextField(blank=True, default="")

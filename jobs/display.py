@@ -198,6 +198,7 @@ ANALYZE_FILES = {
     "seen": "Files seen", "new": "New", "changed": "Changed", "unchanged": "Unchanged",
     "reused": "Known content, not read again", "analyzed": "Read and analyzed", "missing": "Marked missing",
     "problems": "With problems, in the whole catalog",
+    "pairs": "Going with another file (RAW + JPEG, Live Photo), in the whole catalog",
 }  # fmt: skip
 DUPLICATE_ROWS = {
     "exact_groups": "Exact duplicate groups", "similar_groups": "Similar groups", "grouped_files": "Files in groups",
@@ -210,7 +211,9 @@ THUMBNAIL_ROWS = {
 }  # fmt: skip
 ORGANIZE_ROWS = {
     "planned": "Planned", "done": "Organized", "already_present": "Already there", "skipped": "Skipped",
-    "failed": "Failed", "conflicts": "Renamed to avoid a name conflict", "rolled_back": "Rolled back",
+    "failed": "Failed", "conflicts": "Renamed to avoid a name conflict",
+    "sidecars": "Sidecars carried with their files", "pairs": "Carried with the file they go with (pairs)",
+    "rolled_back": "Rolled back",
     "kept": "Left as they were (see the notes)",
 }  # fmt: skip
 # Keys shown elsewhere on the page (the header, the parameters, the organize files section).
@@ -248,7 +251,7 @@ def _analyze_result(result: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         f"{counted(seen, 'file')} seen: {new:,} new, {changed:,} changed, {result.get('unchanged', 0):,} unchanged, "
         f"{result.get('missing', 0):,} marked missing."
     )
-    files = _take(result, ANALYZE_FILES) + _timing(result, "elapsed_seconds")
+    files = _take(result, ANALYZE_FILES, hide_zero=["pairs"]) + _timing(result, "elapsed_seconds")
     speed = result.pop("files_per_second", None)
     if speed is not None:
         files.append(_row("Speed", f"{_words(float(speed))} files/s"))
@@ -302,13 +305,13 @@ def _organize_result(result: dict[str, Any], params: dict[str, Any]) -> tuple[st
     elif params.get("dry_run"):
         summary = f"{counted(count('planned'), 'file')} would be organized, {count('skipped'):,} skipped."
         rows = _take(result, ORGANIZE_ROWS | {"planned": "Would be organized"}, hide_zero=["done", "failed",
-                     "rolled_back", "kept", "already_present", "conflicts"])  # fmt: skip
+                     "rolled_back", "kept", "already_present", "conflicts", "sidecars", "pairs"])  # fmt: skip
     else:
         summary = (
             f"{counted(count('done'), 'file')} organized, {count('already_present'):,} already there, "
             f"{count('skipped'):,} skipped, {count('failed'):,} failed."
         )
-        rows = _take(result, ORGANIZE_ROWS, hide_zero=["rolled_back", "kept", "conflicts"])
+        rows = _take(result, ORGANIZE_ROWS, hide_zero=["rolled_back", "kept", "conflicts", "sidecars", "pairs"])
     reasons = result.pop("skipped_reasons", None) or {}
     where = next((i for i, row in enumerate(rows) if row["label"] == "Skipped"), len(rows) - 1)
     rows[where + 1 : where + 1] = [_row(reason, number, depth=1) for reason, number in reasons.items()]

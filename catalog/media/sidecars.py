@@ -111,6 +111,20 @@ def folder_sidecars(
     return found
 
 
+def renamed_sidecar(media: str, sidecar: str, new_media: str) -> str:
+    """The name ``sidecar`` (of the media file named ``media``) takes when that file is renamed ``new_media``, so
+    that ``folder_sidecars`` links it to the renamed file the same way: ``IMG_1.CR2.xmp`` follows ``IMG_1.CR2`` to
+    ``S.CR2.xmp``, ``IMG_1.xmp`` and ``IMG_1.AAE`` become ``S.xmp`` and ``S.AAE``, and Takeout's ``IMG.jpg(1).json``
+    of ``IMG(1).jpg`` becomes ``S.jpg.json``."""
+    base, extension = split_extension(sidecar)
+    if base == media or base == f"{media}.supplemental-metadata":  # NAME.EXT.xmp, NAME.EXT(.supplemental…).json
+        return new_media + sidecar[len(media) :]
+    if extension == "json":  # NAME.EXT(1).json
+        return f"{new_media}.json"
+    stem, new_stem = split_extension(media)[0], split_extension(new_media)[0]
+    return new_stem + sidecar[len(stem) :]  # NAME.xmp, NAME.AAE, NAME.THM
+
+
 # Reading -------------------------------------------------------------------------------------------------------
 
 

@@ -44,6 +44,7 @@ from catalog.media.words import counted
 from catalog.models import Asset, AssetStatus, Catalog, DateSource, Sidecar
 from catalog.services.duplicates import DuplicatesSummary, catalog_find_duplicates
 from catalog.services.locks import with_catalog_lock
+from catalog.services.pairs import link_pairs
 from catalog.services.stats import catalog_stats_refresh
 from catalog.similarity.grouping import Thresholds
 
@@ -91,6 +92,7 @@ class AnalyzeSummary:
     problems: int = 0
     elapsed: float = 0.0
     analyzed: int = 0
+    pairs: int = 0  # files that go with another (a RAW's JPEG, a Live Photo's video), in the whole catalog
     walk_errors: list[str] = field(default_factory=list)
     duplicates: DuplicatesSummary | None = None
 
@@ -108,6 +110,7 @@ class AnalyzeSummary:
             "analyzed": self.analyzed,
             "missing": self.missing,
             "problems": self.problems,
+            "pairs": self.pairs,
             "elapsed_seconds": round(self.elapsed, 3),
             "files_per_second": round(self.files_per_second, 1),
             "duplicates": self.duplicates.as_dict() if self.duplicates else None,
@@ -277,6 +280,7 @@ def catalog_analyze(
     catalog.last_analyzed_at = timezone.now()
     catalog.save(update_fields=["source_directories", "last_analyzed_at", "updated_at"])
     summary.problems = catalog.assets.filter(status=AssetStatus.PROBLEM).count()
+    summary.pairs = link_pairs(catalog)
     if detect_duplicates and not reporter.is_cancelled():
         summary.duplicates = catalog_find_duplicates(catalog=catalog, threshold=threshold, reporter=reporter)
     catalog_stats_refresh(catalog)

@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from django.db.models import F
+
 from catalog.models import Asset, Catalog, DuplicateGroup, hash_hex
 from catalog.selectors import asset_list, asset_problem_list, duplicate_group_list
 
@@ -109,7 +111,7 @@ def catalog_export(*, catalog: Catalog, kind: str, fmt: str, stream: TextIO) -> 
 
 PLAN_FIELDS = [
     "seq", "operation", "state", "source", "target", "already_present", "conflict", "reason", "sha256", "size",
-    "rollback_note",
+    "rollback_note", "kind", "goes_with",
 ]  # fmt: skip
 
 
@@ -126,7 +128,8 @@ def plan_chunks(*, journal, fmt: str, state: str | None = None) -> Iterator[str]
 
 
 def _plan_records(journal, state: str | None) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
-    steps = journal.organize_steps.order_by("seq")
+    # ``goes_with``: the seq of the step a sidecar or a pair's other file goes with (None for a file of its own).
+    steps = journal.organize_steps.annotate(goes_with=F("follows__seq")).order_by("seq")
     if state:
         steps = steps.filter(state=state)
     records = ({name: getattr(step, name) for name in PLAN_FIELDS} for step in steps.iterator(chunk_size=2000))

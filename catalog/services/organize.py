@@ -29,16 +29,18 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 
 from catalog.media import safefs
 from catalog.media.paths import inside_any, is_inside, really_inside_any
 from catalog.media.progress import NullReporter, ProgressReporter
+from catalog.media.sidecars import renamed_sidecar
 from catalog.media.words import counted
 from catalog.models import (
     Asset,
@@ -49,6 +51,7 @@ from catalog.models import (
     Operation,
     OrganizeStep,
     Sidecar,
+    StepKind,
     StepState,
 )
 from catalog.services.locks import with_catalog_lock
@@ -117,6 +120,8 @@ class OrganizeSummary:
     skipped: int = 0
     failed: int = 0
     conflicts: int = 0
+    sidecars: int = 0  # planned sidecars (counted in ``planned`` too)
+    pairs: int = 0  # planned files that go with another (a RAW's JPEG, a Live Photo's video)
     rolled_back: int = 0
     kept: int = 0
     dry_run: bool = False
@@ -129,7 +134,8 @@ class OrganizeSummary:
     def as_dict(self) -> dict[str, Any]:
         return {
             "planned": self.planned, "done": self.done, "already_present": self.present, "skipped": self.skipped,
-            "failed": self.failed, "conflicts": self.conflicts, "rolled_back": self.rolled_back, "kept": self.kept,
+            "failed": self.failed, "conflicts": self.conflicts, "sidecars": self.sidecars, "pairs": self.pairs,
+            "rolled_back": self.rolled_back, "kept": self.kept,
             "dry_run": self.dry_run, "elapsed_seconds": round(self.elapsed, 3),
             "folders": dict(self.folders.most_common(100)), "skipped_reasons": dict(self.skipped_reasons),
             "resumed_jobs": self.resumed,
@@ -241,9 +247,7 @@ def _plan(
     catalog: Catalog, job: Job, output: str, options: OrganizeOptions, reporter: ProgressReporter
 ) -> OrganizeSummary:
     summary = OrganizeSummary(dry_run=options.dry_run)
-    redundant = _redundant_copies(catalog) if options.skip_duplicates else {}
-    with_sidecars = _with_sidecars(catalog) if options.operation == Operation.MOVE else {}
-    roots = options.roots
+    planner = _Planner(catalog, job, output, options)
     assets = catalog.assets.order_by("path")
     if options.only_redundant:
         copies = DuplicateMember.objects.filter(
@@ -251,50 +255,19 @@ def _plan(
         ).exclude(asset_id=F("group__primary_id"))
         assets = assets.filter(pk__in=copies.values("asset_id"))
     total = assets.count()
-    taken: dict[str, str] = {}  # planned target → sha256
-    changed: list[str] = []
     steps: list[OrganizeStep] = []
     reporter.update(phase="plan", current=0, total=total, message="")
     for index, asset in enumerate(assets.iterator(chunk_size=2000), start=1):
         reporter.update(phase="plan", current=index, total=total, message=os.path.basename(asset.path))
-        step = OrganizeStep(job=job, seq=index, asset=asset, operation=options.operation, source=asset.path,
-                            sha256=asset.sha256, size=asset.size, mtime_ns=asset.mtime_ns)  # fmt: skip
-        step.reason = (
-            _skip_reason(asset, redundant, options)
-            or _path_reason(asset.path, options.operation, roots)
-            or _sidecar_reason(with_sidecars.get(asset.pk))
-        )
-        target = None if step.reason else target_path(asset, output, options)
-        if not step.reason and target is None:
-            step.reason = "no reliable capture date (undated files are skipped)"
-        if target is not None and _already_in_place(asset.path, target):
-            step.reason, step.target = "already in place", asset.path
-        if not step.reason:
-            change = _changed_since_scan(asset)
-            if change and options.operation == Operation.MOVE:
-                changed.append(f"{asset.path} ({change})")
-            elif change:
-                step.reason = f"{change} since the last scan: analyze again"
-        if step.reason:
-            step.state = StepState.SKIPPED
-            summary.skipped += 1
-            summary.skipped_reasons[_reason_kind(step.reason)] += 1
-        else:
-            assert target is not None
-            step.state = StepState.DRAFT
-            step.target, step.already_present = _plan_name(target, asset, taken, options.operation)
-            step.conflict = step.target != target
-            summary.planned += 1
-            summary.conflicts += step.conflict
-            summary.present += step.already_present
-            summary.folders[os.path.relpath(os.path.dirname(step.target), output)] += 1
-        steps.append(step)
+        if asset.pk not in planner.following:
+            steps += planner.unit(asset, summary)
         if len(steps) >= PLAN_BATCH:
-            OrganizeStep.objects.bulk_create(steps)
+            _save_steps(steps)
             steps = []
         if reporter.is_cancelled():
             summary.cancelled = True
             break
+    changed = planner.changed
     if changed or summary.cancelled:
         OrganizeStep.objects.filter(job=job).delete()
     if changed:
@@ -305,7 +278,7 @@ def _plan(
             f"differ): {listed}. Run analyze again first."
         )
     if not summary.cancelled:
-        OrganizeStep.objects.bulk_create(steps)
+        _save_steps(steps)
         # The plan is complete: its steps become PLANNED together, in one statement. A plan cut short by a crash
         # stays DRAFT, which nothing executes. What older runs planned and never started is replaced by it.
         with transaction.atomic():
@@ -319,6 +292,215 @@ def _plan(
     return summary
 
 
+def _save_steps(steps: list[OrganizeStep]) -> None:
+    """Insert a batch of steps; a group's followers point at its lead, saved first (Postgres and SQLite give the
+    inserted ids back)."""
+    leads = [step for step in steps if step.follows is None]
+    OrganizeStep.objects.bulk_create(leads)
+    for step in steps:
+        if step.follows is not None:
+            step.follows_id = step.follows.pk
+    OrganizeStep.objects.bulk_create([step for step in steps if step.follows is not None])
+
+
+@dataclass
+class _Member:
+    """One file of a group being planned: a media file or a sidecar, and the tail its name takes after the lead's
+    stem (``.JPG`` for the JPEG of a RAW, ``.CR2.xmp`` for the RAW's XMP)."""
+
+    step: OrganizeStep
+    tail: str
+
+
+class _Planner:
+    """Plans each asset with the files that go with it (its sidecars, the other file of a pair and its sidecars)
+    as one group: they take one name stem, so that the next scan links them again, and a move takes all or none."""
+
+    def __init__(self, catalog: Catalog, job: Job, output: str, options: OrganizeOptions) -> None:
+        self.job, self.output, self.options = job, output, options
+        self.redundant = _redundant_copies(catalog) if options.skip_duplicates else {}
+        self.sidecars: dict[int, list[Sidecar]] = {}
+        for sidecar in Sidecar.objects.filter(asset__catalog=catalog).order_by("asset_id", "path").iterator(2000):
+            self.sidecars.setdefault(sidecar.asset_id, []).append(sidecar)
+        self.companions: dict[int, list[Asset]] = {}
+        if not options.only_redundant:  # a redundant copy moves alone: the file it copies stays with the pair
+            for companion in catalog.assets.filter(paired_with__isnull=False).order_by("path").iterator(2000):
+                self.companions.setdefault(companion.paired_with_id or 0, []).append(companion)
+        self.following = {companion.pk for group in self.companions.values() for companion in group}
+        self.taken: dict[str, OrganizeStep] = {}  # planned target → the step planned to write it
+        self.digests: dict[str, tuple[str, int]] = {}  # sidecar path → sha256 and size, read when a name is taken
+        self.listings: dict[str, dict[str, set[str]]] = {}  # target folder → its names by prefix (``_listing``)
+        self.changed: list[str] = []
+        self.seq = 0
+
+    def _step(self, asset: Asset | None, source: str, **fields: Any) -> OrganizeStep:
+        self.seq += 1
+        return OrganizeStep(job=self.job, seq=self.seq, asset=asset, operation=self.options.operation, source=source,
+                            **fields)  # fmt: skip
+
+    def _media_step(self, asset: Asset) -> OrganizeStep:
+        step = self._step(asset, asset.path, sha256=asset.sha256, size=asset.size, mtime_ns=asset.mtime_ns)
+        step.reason = _skip_reason(asset, self.redundant, self.options) or _path_reason(
+            asset.path, self.options.operation, self.options.roots
+        )
+        if not step.reason:
+            change = _changed_since_scan(asset)
+            if change and self.options.operation == Operation.MOVE:
+                self.changed.append(f"{asset.path} ({change})")
+            elif change:
+                step.reason = f"{change} since the last scan: analyze again"
+        return step
+
+    def _sidecar_steps(self, asset: Asset, new_name: str) -> list[tuple[OrganizeStep, str]]:
+        """The steps of an asset's sidecars, each with the name it takes beside the asset renamed ``new_name``."""
+        members = []
+        for sidecar in self.sidecars.get(asset.pk, []):
+            step = self._step(None, sidecar.path, kind=StepKind.SIDECAR, size=sidecar.size, mtime_ns=sidecar.mtime_ns)
+            if not os.path.lexists(sidecar.path):
+                step.reason = "vanished since the last scan"
+            else:
+                step.reason = _path_reason(sidecar.path, self.options.operation, self.options.roots)
+            renamed = renamed_sidecar(os.path.basename(asset.path), os.path.basename(sidecar.path), new_name)
+            members.append((step, renamed))
+        return members
+
+    def unit(self, lead_asset: Asset, summary: OrganizeSummary) -> list[OrganizeStep]:
+        """The steps of one asset and the files that go with it, the lead first; counted into ``summary``."""
+        options = self.options
+        lead = self._media_step(lead_asset)
+        target = None if lead.reason else target_path(lead_asset, self.output, options)
+        if not lead.reason and target is None:
+            lead.reason = "no reliable capture date (undated files are skipped)"
+        if target is not None and _already_in_place(lead_asset.path, target):
+            lead.reason, lead.target = "already in place", lead_asset.path
+        planned_name = os.path.basename(target or lead_asset.path)
+        stem = os.path.splitext(planned_name)[0]
+        members = [_Member(lead, planned_name[len(stem) :])]
+        for step, renamed in self._sidecar_steps(lead_asset, planned_name):
+            members.append(_Member(step, renamed[len(stem) :]))
+        for companion in self.companions.get(lead_asset.pk, []):
+            step = self._media_step(companion)
+            extension = os.path.splitext(companion.path)[1]
+            members.append(_Member(step, extension))
+            for sidecar, renamed in self._sidecar_steps(companion, stem + extension):
+                members.append(_Member(sidecar, renamed[len(stem) :]))
+        self._settle(members, target, summary)
+        return [member.step for member in members]
+
+    def _settle(self, members: list[_Member], target: str | None, summary: OrganizeSummary) -> None:
+        """Skip what cannot go, name what can, and count it all."""
+        lead = members[0].step
+        followers = members[1:]
+        moving = self.options.operation == Operation.MOVE
+        for member in followers:
+            member.step.follows = lead
+            member.step.name_tail = member.tail
+        # A move takes a group whole or not at all: a file left behind would be cut off from the others. A copy
+        # or a hard link leaves the originals together, so it takes the files it can.
+        blocker = next((m.step for m in followers if m.step.reason and not _nothing_to_carry(m.step)), None)
+        if not lead.reason and moving and blocker is not None:
+            lead.reason = f"goes with {os.path.basename(blocker.source)}, which cannot be moved: {blocker.reason}"
+        if lead.reason:
+            for member in followers:
+                member.step.reason = member.step.reason or (
+                    f"goes with {os.path.basename(lead.source)}: "
+                    + ("not moved" if moving else "skipped") + f" ({lead.reason})"
+                )  # fmt: skip
+        going = [member for member in members if not member.step.reason]
+        if going:
+            assert target is not None
+            self._name(going, target)
+        for member in members:
+            step = member.step
+            if step.reason:
+                step.state = StepState.SKIPPED
+                summary.skipped += 1
+                summary.skipped_reasons[_reason_kind(step.reason)] += 1
+            else:
+                step.state = StepState.DRAFT
+                summary.planned += 1
+                summary.conflicts += step.conflict
+                summary.present += step.already_present
+                summary.sidecars += step.kind == StepKind.SIDECAR
+                summary.pairs += step.kind == StepKind.MEDIA and step.follows is not None
+                summary.folders[os.path.relpath(os.path.dirname(step.target), self.output)] += 1
+
+    def _name(self, going: list[_Member], target: str) -> None:
+        """The first name stem under which every file of the group is free, neither planned nor on disk for
+        another content (True ``already_present`` where it holds this content already, copies and links only)."""
+        share = self.options.operation != Operation.MOVE
+        folder = os.path.dirname(target)
+        for candidate in safefs.name_candidates(target):
+            stem = os.path.splitext(os.path.basename(candidate))[0]
+            names = [os.path.join(folder, stem + member.tail) for member in going]
+            present = [self._holds_already(name, member.step, share) for name, member in zip(names, going, strict=True)]
+            if None in present or not self._stem_clear(folder, stem, names):
+                continue
+            listed = self._listing(folder)
+            for name, member, there in zip(names, going, present, strict=True):
+                member.step.target, member.step.already_present = name, bool(there)
+                member.step.conflict = candidate != target
+                self.taken[name] = member.step
+                _index_name(listed, os.path.basename(name))
+            return
+        raise OrganizeError(f"no free name for {target}: {safefs.MAX_SUFFIX} suffixes taken")
+
+    def _stem_clear(self, folder: str, stem: str, names: list[str]) -> bool:
+        """Whether no other file of the folder, on disk or planned, is named ``stem.…`` (in any case): the next scan
+        would take it for a sidecar or the other file of a pair of this group (``IMG_0001.CR2`` of one camera beside
+        ``IMG_0001.JPG`` of another)."""
+        ours = {os.path.basename(name) for name in names}
+        return all(other in ours for other in self._listing(folder).get(stem.lower(), ()))
+
+    def _listing(self, folder: str) -> dict[str, set[str]]:
+        """The folder's names by each lower-case prefix before a dot (``a.b.jpg``: ``a`` and ``a.b``), listed once."""
+        if folder not in self.listings:
+            index: dict[str, set[str]] = {}
+            try:
+                entries = os.listdir(folder)
+            except OSError:
+                entries = []
+            for name in entries:
+                _index_name(index, name)
+            self.listings[folder] = index
+        return self.listings[folder]
+
+    def _holds_already(self, name: str, step: OrganizeStep, share: bool) -> bool | None:
+        """False: ``name`` is free for this file; True: it holds the same content already (and may be shared);
+        None: taken."""
+        planned = self.taken.get(name)
+        if planned is None and not os.path.lexists(name):
+            return False
+        if not share:
+            return None
+        digest, size = self._content(step)
+        if planned is not None:
+            return True if digest and self._content(planned)[0] == digest else None
+        return True if digest and safefs.holds(name, digest, size) else None
+
+    def _content(self, step: OrganizeStep) -> tuple[str, int]:
+        """A file's sha256 and size: the catalog's for a media file, read now (once) for a sidecar."""
+        if step.kind == StepKind.MEDIA:
+            return step.sha256, step.size
+        if step.source not in self.digests:
+            try:
+                self.digests[step.source] = (safefs.sha256_file(step.source), os.path.getsize(step.source))
+            except OSError:
+                self.digests[step.source] = ("", 0)
+        return self.digests[step.source]
+
+
+def _index_name(index: dict[str, set[str]], name: str) -> None:
+    for at, character in enumerate(name):
+        if character == "." and at:
+            index.setdefault(name[:at].lower(), set()).add(name)
+
+
+def _nothing_to_carry(step: OrganizeStep) -> bool:
+    """A file of a group whose skip loses nothing: a sidecar or companion no longer there."""
+    return step.reason.startswith(("vanished", "missing"))
+
+
 def _skip_reason(asset: Asset, redundant: dict[int, str], options: OrganizeOptions) -> str:
     if asset.status == AssetStatus.MISSING:
         return "missing since the last scan"
@@ -327,24 +509,6 @@ def _skip_reason(asset: Asset, redundant: dict[int, str], options: OrganizeOptio
     if asset.pk in redundant:
         return f"duplicate of {redundant[asset.pk]}"
     return ""
-
-
-def _with_sidecars(catalog: Catalog) -> dict[int, str]:
-    """Asset id → the name of one of its sidecars, for the assets that have any."""
-    rows = Sidecar.objects.filter(asset__catalog=catalog).order_by("asset_id", "path").values_list("asset_id", "path")
-    found: dict[int, str] = {}
-    for asset, path in rows.iterator(chunk_size=5000):
-        found.setdefault(asset, os.path.basename(path))
-    return found
-
-
-def _sidecar_reason(sidecar: str | None) -> str:
-    """Organize does not carry sidecars yet: a move would leave them behind, cut off from their photo (and the
-    next scan would lose their keywords, rating and dates). Such files are left where they are; a copy takes the
-    photo and leaves the original with its sidecars."""
-    if sidecar is None:
-        return ""
-    return f"has sidecars ({sidecar}), which organize does not move yet: use copy, or move it with them by hand"
 
 
 def _path_reason(path: str, operation: str, roots: list[str] | None) -> str:
@@ -358,7 +522,7 @@ def _path_reason(path: str, operation: str, roots: list[str] | None) -> str:
 def _reason_kind(reason: str) -> str:
     """The reason without the file-specific part, for counting."""
     for prefix in ("duplicate of", "could not be read", "changed", "vanished", "a symbolic link", "outside the",
-                   "has sidecars"):  # fmt: skip
+                   "goes with"):  # fmt: skip
         if reason.startswith(prefix):
             return prefix
     return reason
@@ -376,30 +540,6 @@ def _changed_since_scan(asset: Asset) -> str:
     return ""
 
 
-def _plan_name(target: str, asset: Asset, taken: dict[str, str], operation: str) -> tuple[str, bool]:
-    """The first name for this content that neither the plan nor the disk gives to another content; True when
-    it already holds this content (on disk, or planned for an identical file).
-
-    A move never adopts a file it did not write: its source goes away, so its content must be in a file of its own
-    (one that no other job, catalog or user relies on), and every moved asset keeps a file of its own.
-    """
-    share = operation != Operation.MOVE
-    for candidate in safefs.name_candidates(target):
-        planned = taken.get(candidate)
-        if planned is not None:
-            if share and planned == asset.sha256:
-                return candidate, True
-            continue
-        if os.path.lexists(candidate):
-            if share and safefs.holds(candidate, asset.sha256, asset.size):
-                taken[candidate] = asset.sha256
-                return candidate, True
-            continue
-        taken[candidate] = asset.sha256
-        return candidate, False
-    raise OrganizeError(f"no free name for {target}: {safefs.MAX_SUFFIX} suffixes taken")
-
-
 # Executing ---------------------------------------------------------------------------------------------------------
 
 
@@ -412,8 +552,9 @@ class _Executor:
         self.output = os.path.realpath(journal.params.get("output_directory") or "/")
         self.pause = float(getattr(settings, "VAM_ORGANIZE_PAUSE", 0.0) or 0.0)
         self.move_by_link = getattr(settings, "VAM_ORGANIZE_MOVE_BY_LINK", True)
-        self._verified_here: int | None = None  # the step whose temporary file this run copied and verified
-        self._placed_here: int | None = None  # the step this run verified and linked itself: no second read
+        self._verified_here: set[int] = set()  # steps whose temporary file this run copied and verified
+        self._placed_here: set[int] = set()  # steps this run verified and linked itself: no second read
+        self._followers: list[OrganizeStep] = []  # the other files of the group the lead being run names
 
     def _wait(self) -> None:
         if self.pause:
@@ -429,10 +570,65 @@ class _Executor:
         step.state = state
         OrganizeStep.objects.filter(pk=step.pk).update(state=state, **changes)
 
-    def run(self, step: OrganizeStep) -> None:
-        """Finish one step from whatever state it is in; a failure is recorded on the step, never raised."""
+    def run_group(self, group: list[OrganizeStep]) -> None:
+        """Finish a lead and the files that go with it (``_units``), each from whatever state it is in.
+
+        A move takes its group whole: every file is placed (verified at its target, source still there) before any
+        source is removed, the followers' first and the lead's last, so a lead done means its group is done. When a
+        file of the group fails before that, the others are taken back out of the output and nothing is moved.
+        """
+        lead, followers = group[0], group[1:]
+        moving = lead.operation == Operation.MOVE
+        self._followers = followers
         try:
-            self._advance(step)
+            self._run_group(lead, followers, moving)
+        finally:
+            self._followers = []
+
+    def _run_group(self, lead: OrganizeStep, followers: list[OrganizeStep], moving: bool) -> None:
+        group = [lead, *followers]
+        self.run(lead, hold=moving)
+        if lead.state not in (StepState.PLACED, StepState.DONE):
+            reason = f"goes with {os.path.basename(lead.source)}, which was not organized: {lead.reason}"
+            return self._unwind(group, reason)
+        for step in followers:
+            if step.state not in FINAL:
+                self.run(step, hold=moving, lead=lead)
+        if not moving:
+            return None
+        failed = next((step for step in followers if step.state == StepState.FAILED), None)
+        if failed is not None:
+            reason = f"not moved: {os.path.basename(failed.source)}, which goes with it, failed ({failed.reason})"
+            return self._unwind(group, reason)
+        for step in [*followers, lead]:
+            if step.state == StepState.PLACED:
+                self.run(step)
+        return None
+
+    def _unwind(self, group: list[OrganizeStep], reason: str) -> None:
+        """Take the files of a group that is not moved whole back out of the output; their sources never left."""
+        for step in reversed(group):
+            if step.state in FINAL:
+                continue
+            try:
+                if step.temp:
+                    safefs.remove_if_present(step.temp)
+                if step.state == StepState.PLACED and not step.already_present and _is_ours(step):
+                    safefs.remove_durably(step.target)
+            except OSError as exc:
+                logger.warning("organize: cannot take %s back out of the output: %s", step.target, exc)
+            logger.warning("organize step %s failed: %s", step, reason)
+            self.record(step, StepState.FAILED, reason=reason[:2000])
+
+    def run(self, step: OrganizeStep, *, hold: bool = False, lead: OrganizeStep | None = None) -> None:
+        """Finish one step from whatever state it is in (``hold``: a move's up to PLACED, its source still there);
+        a failure is recorded on the step, never raised. A follower takes its name from ``lead``."""
+        try:
+            if lead is not None and step.state == StepState.PLANNED:
+                step.target = os.path.join(
+                    os.path.dirname(lead.target), os.path.splitext(os.path.basename(lead.target))[0] + step.name_tail
+                )
+            self._advance(step, hold)
         except OSError as exc:
             where = f": {exc.filename}" if exc.filename else ""
             self._fail(step, _os_message(exc) + where)
@@ -448,8 +644,8 @@ class _Executor:
         logger.warning("organize step %s failed: %s", step, reason)
         self.record(step, StepState.FAILED, reason=reason[:2000])
 
-    def _advance(self, step: OrganizeStep) -> None:
-        while step.state not in FINAL:
+    def _advance(self, step: OrganizeStep, hold: bool = False) -> None:
+        while step.state not in FINAL and not (hold and step.state == StepState.PLACED):
             if step.state == StepState.PLANNED:
                 self._begin(step)
             elif step.state == StepState.STARTED:
@@ -463,8 +659,15 @@ class _Executor:
         try:
             stat = os.stat(step.source)
         except FileNotFoundError:
+            if step.follows_id is not None:  # a sidecar or companion gone: nothing of it to carry
+                return self.record(step, StepState.SKIPPED, reason="vanished since the plan")
             raise OrganizeError(f"the source vanished since the plan: {step.source}") from None
-        if (stat.st_size, stat.st_mtime_ns) != (step.size, step.mtime_ns):
+        fresh: dict[str, Any] = {"target": step.target}
+        if step.kind == StepKind.SIDECAR:  # carried as it is now (edited since the scan or not): the next scan reads it
+            fresh |= {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": safefs.sha256_file(step.source)}
+            for name, value in fresh.items():
+                setattr(step, name, value)
+        elif (stat.st_size, stat.st_mtime_ns) != (step.size, step.mtime_ns):
             raise OrganizeError(f"the source changed since the last scan (analyze again): {step.source}")
         folder = os.path.dirname(step.target)
         safefs.make_dirs(folder)
@@ -473,9 +676,8 @@ class _Executor:
         if step.operation == Operation.HARDLINK:
             if self.verify and safefs.sha256_file(step.source) != step.sha256:
                 raise OrganizeError(f"the source's content differs from the catalog's (analyze again): {step.source}")
-            self._choose(step, step.source)
-        else:
-            self.record(step, StepState.STARTED, temp=self.temp_for(step))
+            return self._choose(step, step.source)
+        return self.record(step, StepState.STARTED, temp=self.temp_for(step), **fresh)
 
     def _copy(self, step: OrganizeStep) -> None:
         safefs.remove_if_present(step.temp)  # a partial copy from before a crash
@@ -490,7 +692,7 @@ class _Executor:
                 f"the copy of {step.source} does not match the catalog's checksum (the file changed, or a disk "
                 "error): analyze again"
             )
-        self._verified_here = step.pk
+        self._verified_here.add(step.pk)
         self._choose(step, step.temp)
 
     def _link_copy(self, step: OrganizeStep) -> bool:
@@ -508,13 +710,44 @@ class _Executor:
     def _choose(self, step: OrganizeStep, placing: str) -> None:
         """Record the name ``placing`` (the verified temporary file, or a hard link's source) will take, and
         which file it is, before it takes it."""
-        name, present = safefs.free_name(
-            step.target, step.sha256, step.size, lambda name: step.operation != Operation.MOVE
-        )
+        name, present = self._claim(step) if step.follows_id is not None else self._free_group_name(step)
         device, inode = safefs.identity(placing) or (None, None)
         self.record(step, StepState.VERIFIED, target=name, already_present=present, file_device=device,
-                    file_inode=inode, conflict=step.conflict or name != step.target)  # fmt: skip
+                    file_inode=inode, sha256=step.sha256, conflict=step.conflict or name != step.target)  # fmt: skip
         self._wait()
+
+    def _free_group_name(self, lead: OrganizeStep) -> tuple[str, bool]:
+        """The lead's name: the first candidate whose stem is free for every file of its group (or holds the same
+        content, for a copy or a link); fixed when a follower is placed already (a resumed group)."""
+        share = lead.operation != Operation.MOVE
+        begun = (StepState.STARTED, StepState.VERIFIED, StepState.PLACED, StepState.DONE)
+        placed = next((step for step in self._followers if step.state in begun), None)
+        if placed is not None:
+            stem = os.path.basename(placed.target)[: -len(placed.name_tail) or None]
+            extension = os.path.splitext(lead.target)[1]
+            candidates: Iterable[str] = [os.path.join(os.path.dirname(placed.target), stem + extension)]
+        else:
+            candidates = safefs.name_candidates(lead.target)
+        for candidate in candidates:
+            present = _free_or_same(candidate, lead.sha256, lead.size, share)
+            if present is None:
+                continue
+            stem = os.path.splitext(os.path.basename(candidate))[0]
+            folder = os.path.dirname(candidate)
+            if all(
+                _free_or_same(os.path.join(folder, stem + step.name_tail), *_content_of(step), share) is not None
+                for step in self._followers
+                if step.state == StepState.PLANNED
+            ):
+                return candidate, present
+        raise OrganizeError(f"no free name for {lead.target} and the files that go with it")
+
+    def _claim(self, step: OrganizeStep) -> tuple[str, bool]:
+        """A follower's name is its lead's stem with its own tail: free, or holding this content (not for a move)."""
+        present = _free_or_same(step.target, step.sha256, step.size, step.operation != Operation.MOVE)
+        if present is None:
+            raise OrganizeError(f"{step.target} was taken by another file while its group was organized")
+        return step.target, present
 
     def _place(self, step: OrganizeStep) -> None:
         folder = os.path.dirname(step.target)
@@ -541,7 +774,8 @@ class _Executor:
             return None
         self._wait()
         if step.operation == Operation.MOVE:
-            self._placed_here = step.pk if linked and self._verified_here == step.pk else None
+            if linked and step.pk in self._verified_here:
+                self._placed_here.add(step.pk)
             return self.record(step, StepState.PLACED)
         return self.record(step, StepState.DONE)
 
@@ -576,7 +810,7 @@ class _Executor:
     def _finish_move(self, step: OrganizeStep) -> None:
         if step.temp and os.path.lexists(step.temp):
             safefs.remove_durably(step.temp)
-        if step.pk == self._placed_here:  # copied, verified and linked by this very run a moment ago
+        if step.pk in self._placed_here:  # copied, verified and linked by this very run a moment ago
             in_place = safefs.identity(step.target) == (step.file_device, step.file_inode)
         else:  # found PLACED by a resume: check the file and its content before the source goes
             in_place = self._is_ours_and_intact(step)
@@ -600,8 +834,7 @@ class _Executor:
                 logger.warning("cannot fsync %s after removing %s", os.path.dirname(step.source), step.source)
         with transaction.atomic():
             self.record(step, StepState.DONE)
-            if step.asset_id:
-                _repoint(step.asset_id, step.source, step.target)
+            _repoint(self.journal, step, step.source, step.target)
         return None
 
 
@@ -618,9 +851,34 @@ def _os_message(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _repoint(asset_id: int, old: str, new: str) -> None:
+def _free_or_same(name: str, sha256: str, size: int, share: bool) -> bool | None:
+    """False: ``name`` is free; True: it holds this content and may be shared; None: taken."""
+    if not os.path.lexists(name):
+        return False
+    return True if share and sha256 and safefs.holds(name, sha256, size) else None
+
+
+def _content_of(step: OrganizeStep) -> tuple[str, int]:
+    """A file's sha256 and size: recorded for a media file, read now for a sidecar not begun yet."""
+    if step.sha256:
+        return step.sha256, step.size
+    try:
+        return safefs.sha256_file(step.source), os.path.getsize(step.source)
+    except OSError:
+        return "", 0
+
+
+def _repoint(journal: Job, step: OrganizeStep, old: str, new: str) -> None:
+    """Point the catalog at the path a moved file now has: its asset, or the sidecar row of that path."""
+    if step.kind == StepKind.SIDECAR:
+        Sidecar.objects.filter(asset__catalog_id=journal.catalog_id or 0, path=old).update(path=new)
+    elif step.asset_id:
+        _repoint_asset(step.asset_id, old, new)
+
+
+def _repoint_asset(asset_id: int, old: str, new: str) -> None:
     """Point an asset at the path its file now has. Another row at that path is never touched (a move never
-    shares a name, see ``_plan_name``): then the asset keeps its old path, and the next analyze sorts it out."""
+    shares a name, see ``_Planner._name``): then the asset keeps its old path, and the next analyze sorts it out."""
     asset = Asset.objects.filter(pk=asset_id, path=old).first()
     if asset is None:
         return
@@ -632,19 +890,33 @@ def _repoint(asset_id: int, old: str, new: str) -> None:
 
 def _execute(journal: Job, steps, verify: bool, reporter: ProgressReporter, summary: OrganizeSummary) -> None:
     executor = _Executor(journal, verify)
-    pending = list(steps)
-    total = len(pending)
+    groups = _groups(list(steps))
+    total = sum(len(group) for group in groups)
     reporter.update(phase="execute", current=0, total=total, message="")
-    for index, step in enumerate(pending, start=1):
+    current = 0
+    for group in groups:
         if reporter.is_cancelled():
             summary.cancelled = True
             break
-        executor.run(step)
-        if step.state == StepState.FAILED:
-            summary.failed += 1
-        elif step.state == StepState.DONE:
-            summary.done += 1
-        reporter.update(phase="execute", current=index, total=total, message=os.path.basename(step.source))
+        pending = [step for step in group if step.state not in FINAL]
+        executor.run_group(group)
+        summary.failed += sum(step.state == StepState.FAILED for step in pending)
+        summary.done += sum(step.state == StepState.DONE for step in pending)
+        current += len(pending)
+        reporter.update(phase="execute", current=current, total=total, message=os.path.basename(group[0].source))
+
+
+def _groups(steps: list[OrganizeStep]) -> list[list[OrganizeStep]]:
+    """Steps (in seq order) gathered by group: each lead first, then the steps that follow it. A lead that is not
+    among ``steps`` (ended already) is read, for its name."""
+    groups: dict[int, list[OrganizeStep]] = {}
+    for step in steps:
+        groups.setdefault(step.follows_id or step.pk, []).append(step)
+    absent = [key for key, group in groups.items() if group[0].pk != key]
+    leads = OrganizeStep.objects.in_bulk(absent)
+    for key in absent:
+        groups[key].insert(0, leads[key])
+    return list(groups.values())
 
 
 def _remove_leftovers(journal: Job) -> None:
@@ -658,11 +930,24 @@ def _remove_leftovers(journal: Job) -> None:
             pass
 
 
+def _unfinished_groups(journal: Job) -> Q:
+    """The steps of the journal's groups that a crash left half done: a step in flight, or a follower not begun
+    whose lead is done (a copy), with the other steps of those groups not ended yet."""
+    steps = journal.organize_steps
+    begun = Q(state__in=IN_FLIGHT) | Q(state=StepState.PLANNED, follows__state=StepState.DONE)
+    keys = {follows or pk for pk, follows in steps.filter(begun).values_list("pk", "follows_id")}
+    return (Q(pk__in=keys) | Q(follows_id__in=keys)) & ~Q(state__in=FINAL)
+
+
 def _finish_in_flight(catalog: Catalog, summary: OrganizeSummary, reporter: ProgressReporter) -> None:
-    """Steps that earlier organize runs of this catalog left mid-protocol (their worker died) are finished first."""
-    journals = Job.objects.filter(organize_steps__state__in=IN_FLIGHT, catalog=catalog).distinct()
+    """Steps that earlier organize runs of this catalog left mid-protocol (their worker died) are finished first,
+    with the files of their groups."""
+    begun = Q(organize_steps__state__in=IN_FLIGHT) | Q(
+        organize_steps__state=StepState.PLANNED, organize_steps__follows__state=StepState.DONE
+    )
+    journals = Job.objects.filter(begun, catalog=catalog).distinct()
     for journal in journals:
-        steps = journal.organize_steps.filter(state__in=IN_FLIGHT).order_by("seq")
+        steps = journal.organize_steps.filter(_unfinished_groups(journal)).order_by("seq")
         _execute(journal, steps, journal.params.get("verify_checksums", True), reporter, summary)
         _remove_leftovers(journal)
         summary.resumed.append(str(journal.pk))
@@ -676,6 +961,7 @@ def catalog_organize(
     reporter = reporter or NullReporter()
     started = time.monotonic()
     output = organize_check(catalog, options)
+    _belongs_to(job, catalog)
     summary = OrganizeSummary(dry_run=options.dry_run)
     if not options.dry_run:
         _finish_in_flight(catalog, summary, reporter)
@@ -693,6 +979,14 @@ def catalog_organize(
     summary.elapsed = time.monotonic() - started
     reporter.update(phase="done", current=summary.planned, total=summary.planned)
     return summary
+
+
+def _belongs_to(journal: Job, catalog: Catalog) -> None:
+    """Record the catalog on a journal started without it (from the command line): the next organize finishes
+    what it left in flight, and moved sidecars are found by catalog."""
+    if journal.catalog_id is None:
+        Job.objects.filter(pk=journal.pk).update(catalog=catalog)
+        journal.catalog = catalog
 
 
 def _exclude_from_scans(catalog: Catalog, output: str) -> None:
@@ -751,6 +1045,7 @@ def organize_resume(*, catalog: Catalog, journal: Job, reporter: ProgressReporte
             f"the plan of job {journal.pk} was cut short before it was complete, so nothing of it ran: "
             "submit the organize again"
         )
+    _belongs_to(journal, catalog)
     summary = OrganizeSummary()
     steps = journal.organize_steps.exclude(state__in=FINAL).order_by("seq")
     _execute(journal, steps, journal.params.get("verify_checksums", True), reporter, summary)
@@ -778,6 +1073,7 @@ def organize_rollback(*, catalog: Catalog, journal: Job, reporter: ProgressRepor
     started = time.monotonic()
     if not journal.organize_steps.exists():
         raise OrganizeError(f"job {journal.pk} has no organize journal to roll back")
+    _belongs_to(journal, catalog)
     summary = OrganizeSummary()
     steps = list(
         journal.organize_steps.exclude(
@@ -834,8 +1130,8 @@ class _Undo:
         note = undo[Operation(step.operation)](step)
         with transaction.atomic():
             OrganizeStep.objects.filter(pk=step.pk).update(state=StepState.ROLLED_BACK, rollback_note=note)
-            if step.operation == Operation.MOVE and step.asset_id:
-                _repoint(step.asset_id, step.target, step.source)
+            if step.operation == Operation.MOVE:
+                _repoint(self.journal, step, step.target, step.source)
         return note
 
     def _rollback_temp(self, step: OrganizeStep) -> str:

@@ -144,27 +144,3 @@ def test_a_fanned_out_batch_keeps_the_sidecars():
     entry = WalkEntry("/p/IMG_1.jpg", 10, 20, sidecars=(SidecarEntry("/p/IMG_1.xmp", "xmp", 3, 4),))
     assert _entry_from_row(_entry_row(entry)) == entry
     assert _entry_from_row(["/p/a.jpg", 1, 2]) == WalkEntry("/p/a.jpg", 1, 2)  # batches written before sidecars
-
-
-def test_a_move_leaves_a_photo_with_sidecars_where_it_is_and_says_why(tmp_path: Path):
-    """Organize does not carry sidecars yet: moving the photo would cut it off from them, so it stays."""
-    from catalog.models import StepState
-    from tests.services.test_organize import organize, steps
-
-    library = tmp_path / "photos"
-    library.mkdir()
-    camera_photo(library / "IMG_1234.JPG")
-    (library / "IMG_1234.JPG.xmp").write_text(XMP.format(rating=5, keyword="Family"))
-    camera_photo(library / "IMG_5678.JPG", "2019:03:16 10:00:00", color=(200, 10, 10))
-    catalog, _ = analyze(tmp_path / "catalog", library)
-
-    job, summary = organize(catalog, tmp_path / "sorted", operation="move")
-    by_name = {Path(step.source).name: step for step in steps(job)}
-    assert by_name["IMG_1234.JPG"].state == StepState.SKIPPED
-    assert by_name["IMG_1234.JPG"].reason.startswith("has sidecars (IMG_1234.JPG.xmp), which organize does not move")
-    assert by_name["IMG_5678.JPG"].state == StepState.DONE
-    assert sorted(p.name for p in library.iterdir()) == ["IMG_1234.JPG", "IMG_1234.JPG.xmp"]
-    assert summary.skipped_reasons == {"has sidecars": 1}
-
-    copied, _ = organize(catalog, tmp_path / "copies", operation="copy")  # a copy leaves the original as it was
-    assert {Path(step.source).name: step.state for step in steps(copied)}["IMG_1234.JPG"] == StepState.DONE
