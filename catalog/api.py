@@ -35,6 +35,7 @@ from catalog.grid import (
 )
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind, MediaType
+from catalog.selectors import asset_partners
 from catalog.services.duplicates import (
     DuplicatesError,
     group_dismiss,
@@ -190,7 +191,9 @@ class ManualDate(serializers.Serializer):
 class AssetDetail(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, asset_id: int) -> Response:
-        return Response(asset_detail(get_object_or_404(Asset.objects.select_related("catalog"), pk=asset_id)))
+        return Response(
+            asset_detail(get_object_or_404(Asset.objects.select_related("catalog", "paired_with"), pk=asset_id))
+        )
 
     @extend_schema(request=ManualDate, responses=OpenApiTypes.OBJECT)
     def patch(self, request: Request, asset_id: int) -> Response:
@@ -199,7 +202,7 @@ class AssetDetail(APIView):
         body = ManualDate(data=request.data)
         body.is_valid(raise_exception=True)
         assets_set_date(assets=Asset.objects.filter(pk=asset.pk), taken_at=body.validated_data["taken_at"])
-        return Response(asset_detail(Asset.objects.select_related("catalog").get(pk=asset.pk)))
+        return Response(asset_detail(Asset.objects.select_related("catalog", "paired_with").get(pk=asset.pk)))
 
 
 class CatalogExport(APIView):
@@ -243,6 +246,10 @@ def asset_detail(asset: Asset) -> dict[str, Any]:
         "rating": asset.rating,
         "title": asset.title,
         "description": asset.description,
+        "goes_with": [
+            {"id": other.pk, "path": other.path, "kind": other.pair_kind or asset.pair_kind}
+            for other, _ in asset_partners(asset)
+        ],
         "duplicate_groups": sorted(asset.duplicate_memberships.values_list("group_id", flat=True)),
         "thumbnail": reverse("catalog:api-asset-thumbnail", args=[asset.pk]) if asset.sha256 else None,
     }

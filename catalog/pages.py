@@ -25,6 +25,7 @@ from catalog.media.paths import inside_any
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, AssetStatus, Catalog, DateSource, DuplicateGroup, DuplicateMember, MediaType
 from catalog.permissions import change_refusal, create_refusal, may_change, refused_page
+from catalog.selectors import asset_partners
 from catalog.services.duplicates import (
     DuplicatesError,
     group_dismiss,
@@ -188,6 +189,7 @@ def asset_detail(request: HttpRequest, asset_id: int) -> HttpResponse:
         "filters": f"?{filters}" if filters else "",
         "grid": reverse("catalog:grid", args=[asset.catalog_id]) + (f"?{filters}" if filters else ""),
         "memberships": groups,
+        "partners": asset_partners(asset),
         "map_url": _map_url(asset),
         "exif": sorted((asset.exif or {}).items()),
     }
@@ -294,7 +296,10 @@ def duplicate_group(request: HttpRequest, group_id: int) -> HttpResponse:
     members = group.members.select_related("asset").order_by("distance", "-quality_score", "asset__path")
     context = {
         "group": group,
-        "members": [(member, _thumbnail_url(group.catalog, member.asset, small=False)) for member in members],
+        "members": [
+            (member, _thumbnail_url(group.catalog, member.asset, small=False), asset_partners(member.asset))
+            for member in members
+        ],
         "next_group": _next_group(group),
         "error": request.GET.get("error", ""),
     }

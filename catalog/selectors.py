@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
-from catalog.models import Asset, AssetStatus, Catalog, DuplicateGroup, DuplicateMember, OrganizeStep, StepState
+from catalog.models import (
+    Asset,
+    AssetStatus,
+    Catalog,
+    DuplicateGroup,
+    DuplicateMember,
+    OrganizeStep,
+    PairKind,
+    StepState,
+)
 
 
 def catalog_by_path(path: str) -> Catalog | None:
@@ -15,6 +24,16 @@ def catalog_by_path(path: str) -> Catalog | None:
 
 def asset_list(catalog: Catalog) -> QuerySet[Asset]:
     return Asset.objects.filter(catalog=catalog).order_by("path")
+
+
+def asset_partners(asset: Asset) -> list[tuple[Asset, str]]:
+    """The files an asset goes with, each with the kind of pair in words: its lead (the RAW of a JPEG, the picture
+    of a Live Photo's video) and the files that go with it or with that lead."""
+    lead_id = asset.paired_with_id or asset.pk
+    found = Asset.objects.filter(Q(pk=lead_id) | Q(paired_with_id=lead_id)).exclude(pk=asset.pk).order_by("path")
+    kind = dict(PairKind.choices)
+    mine = asset.pair_kind
+    return [(other, kind.get(other.pair_kind or mine, "")) for other in found]
 
 
 def asset_problem_list(catalog: Catalog) -> QuerySet[Asset]:
@@ -41,5 +60,5 @@ def organize_step_counts(journal) -> dict[str, int]:
 
 
 def organize_steps(journal, state: str | None = None) -> QuerySet[OrganizeStep]:
-    steps = journal.organize_steps.order_by("seq")
+    steps = journal.organize_steps.select_related("follows").order_by("seq")
     return steps.filter(state=state) if state else steps

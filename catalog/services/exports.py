@@ -16,6 +16,7 @@ ASSET_FIELDS = [
     "path", "size", "sha256", "media_type", "format", "width", "height", "taken_at", "date_source",
     "date_confidence", "date_suspicious", "camera_make", "camera_model", "gps", "orientation", "dhash", "phash",
     "status", "problem", "lens_model", "iso", "keywords", "rating", "title", "description", "sidecars",
+    "paired_with", "pair_kind",
 ]  # fmt: skip
 PROBLEM_FIELDS = ["path", "kind", "message"]
 DUPLICATE_FIELDS = ["id", "kind", "primary", "path", "sha256", "distance", "quality_score"]
@@ -56,6 +57,9 @@ def asset_record(asset: Asset) -> dict[str, Any]:
         "title": asset.title,
         "description": asset.description,
         "sidecars": [{"path": sidecar.path, "kind": sidecar.kind} for sidecar in asset.sidecars.all()],
+        # The file this one goes with (a RAW's JPEG points at the RAW, a Live Photo's video at its picture).
+        "paired_with": asset.paired_with.path if asset.paired_with_id and asset.paired_with else None,
+        "pair_kind": asset.pair_kind,
     }
 
 
@@ -86,7 +90,13 @@ def _records(catalog: Catalog, kind: str) -> tuple[str, list[str], Iterator[dict
         return (
             "assets",
             ASSET_FIELDS,
-            (asset_record(a) for a in asset_list(catalog).prefetch_related("sidecars").iterator(chunk_size=2000)),
+            (
+                asset_record(a)
+                for a in asset_list(catalog)
+                .select_related("paired_with")
+                .prefetch_related("sidecars")
+                .iterator(chunk_size=2000)
+            ),
         )
     if kind == "duplicates":
         groups = duplicate_group_list(catalog).iterator(chunk_size=500)

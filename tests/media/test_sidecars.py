@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from catalog.media.analyze import AnalyzeOptions, analyze_file
-from catalog.media.sidecars import folder_sidecars
+from catalog.media.sidecars import folder_sidecars, renamed_sidecar
 from catalog.media.walk import media_kind, walk_media
 from tests.conftest import make_jpeg
 
@@ -97,3 +97,25 @@ def test_the_files_own_xmp_wins_over_the_shared_one_even_with_dots_in_the_name(t
     (entry,) = walk_media([str(tmp_path)])
     result = analyze_file(entry.path, AnalyzeOptions(), frozenset(), entry.size, entry.mtime_ns, entry.sidecars)
     assert len(entry.sidecars) == 2 and result.rating == 4
+
+
+def test_a_renamed_file_takes_each_sidecar_along_under_a_name_that_links_the_same_way():
+    media = ["IMG_1234.CR2", "IMG_1234.JPG", "IMG_1.jpg", "IMG(1).jpg", "MVI_1.MOV", "IMG_2.HEIC", "IMG_9.jpg"]
+    others = [
+        "IMG_1234.xmp", "IMG_1234.CR2.XMP", "IMG_1.jpg.json", "IMG.jpg(1).json", "MVI_1.THM", "IMG_2.AAE",
+        "IMG_9.jpg.supplemental-metadata.json",
+    ]  # fmt: skip
+    before = links(media, others)
+    new_names = {name: f"2019-03-15_142233_{index:08x}{Path(name).suffix}" for index, name in enumerate(media)}
+    # A RAW and its JPEG take one stem (organize files a pair under one name): the shared XMP stays the RAW's.
+    new_names["IMG_1234.JPG"] = new_names["IMG_1234.CR2"].replace(".CR2", ".JPG")
+    renamed = {
+        new_names[owner]: sorted((renamed_sidecar(owner, sidecar, new_names[owner]), kind) for sidecar, kind in found)
+        for owner, found in before.items()
+    }
+    after = links(list(new_names.values()), [name for found in renamed.values() for name, _ in found])
+    assert {owner: sorted(found) for owner, found in after.items()} == renamed
+    assert renamed[new_names["IMG(1).jpg"]] == [(new_names["IMG(1).jpg"] + ".json", "takeout")]
+    assert renamed[new_names["IMG_1234.CR2"]] == sorted([
+        (new_names["IMG_1234.CR2"] + ".XMP", "xmp"), (new_names["IMG_1234.CR2"][:-4] + ".xmp", "xmp"),
+    ])  # fmt: skip

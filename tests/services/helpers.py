@@ -22,6 +22,7 @@ ASSET_KEYS = [
     "path", "size", "sha256", "media_type", "format", "width", "height", "taken_at", "date_source",
     "date_confidence", "date_suspicious", "camera_make", "camera_model", "gps", "orientation", "dhash", "phash",
     "status", "problem", "lens_model", "iso", "keywords", "rating", "title", "description", "sidecars",
+    "paired_with", "pair_kind",
 ]  # fmt: skip
 PROBLEM_KEYS = ["path", "kind", "message"]
 HEX16 = r"[0-9a-f]{16}"
