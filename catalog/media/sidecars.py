@@ -9,7 +9,9 @@ Matching, for a media file ``NAME.EXT`` (the sidecar's own extension in any case
 - ``NAME.EXT.xmp`` (darktable, digiKam) and ``NAME.xmp`` (Lightroom, Capture One): XMP. ``NAME.xmp`` belongs to
   one file only when several share the name: the RAW, else the picture, else the video.
 - ``NAME.EXT.json``, ``NAME.EXT.supplemental-metadata.json`` and, for ``NAME(1).EXT``, ``NAME.EXT(1).json``:
-  Google Takeout. Its data is used only when it holds Takeout's ``photoTakenTime`` or ``creationTime``.
+  Google Takeout, whose names are cut at 46 characters before ``.json`` (a long name's JSON is linked when no other
+  long name of the folder is cut the same). Its data is used only when it holds Takeout's ``photoTakenTime`` or
+  ``creationTime``.
 - ``NAME.AAE``: Apple's edit instructions, linked to the picture (not the RAW) that shares the name.
 - ``NAME.THM``: a camera's video thumbnail, linked to the video only.
 
@@ -60,11 +62,21 @@ def is_sidecar_name(name: str) -> bool:
 _COPY_NUMBER = re.compile(r"^(.*)(\(\d+\))$")
 
 
+TAKEOUT_NAME_LIMIT = 46  # Takeout cuts a JSON's name before ``.json`` to this many characters (51 in all)
+
+
 def _takeout_names(media: str, base: str, extension: str) -> list[tuple[str, str]]:
     names = [(media, "json"), (f"{media}.supplemental-metadata", "json")]
     if match := _COPY_NUMBER.match(base):  # IMG(1).jpg -> IMG.jpg(1).json
         names.append((f"{match.group(1)}.{extension}{match.group(2)}", "json"))
     return names
+
+
+def _truncated_takeout_names(media: str) -> list[str]:
+    """The names before ``.json`` that Takeout gives a long file's JSON: ``NAME.EXT`` or
+    ``NAME.EXT.supplemental-metadata`` cut at 46 characters (one name when both are cut there)."""
+    names = (media, f"{media}.supplemental-metadata")
+    return list(dict.fromkeys(name[:TAKEOUT_NAME_LIMIT] for name in names if len(name) > TAKEOUT_NAME_LIMIT))
 
 
 def _owner_rank(media_kind: str, sidecar_kind: str) -> int | None:
@@ -89,7 +101,13 @@ def folder_sidecars(
     if not by_key:
         return found
     shared: dict[tuple[str, str], tuple[int, str]] = {}  # (NAME, ext) -> (rank, owner) for NAME.xmp/AAE/THM
-    for media in sorted(media_names):
+    medias = sorted(media_names)
+    truncated: dict[str, list[str]] = {}  # a cut Takeout name → the long media names it may stand for
+    for media in medias:
+        for cut in _truncated_takeout_names(media):
+            if (cut, "json") in by_key and media not in truncated.setdefault(cut, []):
+                truncated[cut].append(media)
+    for media in medias:
         base, extension = split_extension(media)
         links = []
         if (own := by_key.get((media, "xmp"))) is not None:
@@ -97,6 +115,9 @@ def folder_sidecars(
         for key in _takeout_names(media, base, extension):
             if (takeout := by_key.get(key)) is not None:
                 links.append((takeout, TAKEOUT))
+        for cut in _truncated_takeout_names(media):
+            if truncated.get(cut) == [media]:  # only when no other long name of the folder is cut the same
+                links.append((by_key[(cut, "json")], TAKEOUT))
         if links:
             found[media] = links
         for extension_key, sidecar_kind in (("xmp", XMP), ("aae", AAE), ("thm", THM)):

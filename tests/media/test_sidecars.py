@@ -119,3 +119,14 @@ def test_a_renamed_file_takes_each_sidecar_along_under_a_name_that_links_the_sam
     assert renamed[new_names["IMG_1234.CR2"]] == sorted([
         (new_names["IMG_1234.CR2"] + ".XMP", "xmp"), (new_names["IMG_1234.CR2"][:-4] + ".xmp", "xmp"),
     ])  # fmt: skip
+
+
+def test_takeouts_cut_json_names_link_to_their_long_file_unless_two_long_names_cut_the_same():
+    long_name = "Screenshot_20200101-123456_Some Long App Name Here.jpg"  # 55 characters
+    cut = long_name[:46] + ".json"  # Takeout: at most 51 characters in all
+    supplemental = (long_name + ".supplemental-metadata")[:46] + ".json"
+    assert links([long_name, "IMG_1.jpg"], [cut]) == {long_name: [(cut, "takeout")]}
+    assert links([long_name], [supplemental]) == {long_name: [(supplemental, "takeout")]}
+    twin = long_name.replace(".jpg", " (edited).jpg")  # the same first 46 characters
+    assert links([long_name, twin], [cut]) == {}
+    assert renamed_sidecar(long_name, cut, "2020-01-01_123456_ab12cd34.jpg") == "2020-01-01_123456_ab12cd34.jpg.json"
