@@ -212,7 +212,8 @@ THUMBNAIL_ROWS = {
 ORGANIZE_ROWS = {
     "planned": "Planned", "done": "Organized", "already_present": "Already there", "skipped": "Skipped",
     "failed": "Failed", "conflicts": "Renamed to avoid a name conflict",
-    "sidecars": "Sidecars carried with their files", "pairs": "Carried with the file they go with (pairs)",
+    "sidecars": "Sidecars carried with their files",
+    "pairs": "Files of pairs (RAW + JPEG, Live Photo) carried together",
     "rolled_back": "Rolled back",
     "kept": "Left as they were (see the notes)",
 }  # fmt: skip

@@ -434,7 +434,8 @@ class _Planner:
             stem = os.path.splitext(os.path.basename(candidate))[0]
             names = [os.path.join(folder, stem + member.tail) for member in going]
             present = [self._holds_already(name, member.step, share) for name, member in zip(names, going, strict=True)]
-            if None in present or not self._stem_clear(folder, stem, names):
+            # Where the lead's name holds this content already, the files of that stem go with it already.
+            if None in present or (not present[0] and not self._stem_clear(folder, stem, names)):
                 continue
             listed = self._listing(folder)
             for name, member, there in zip(names, going, present, strict=True):

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from catalog.management.common import add_job_arguments, command_job, existing_catalog, job_named
+from catalog.media.words import counted
 from catalog.models import Operation
 from catalog.services.exports import plan_export
 from catalog.services.organize import (
@@ -112,5 +113,12 @@ def _summary_line(result: dict) -> str:
     return (
         f"{head}{result.get('planned', 0)} planned, {result.get('done', 0)} done, "
         f"{result.get('already_present', 0)} already present, {result.get('skipped', 0)} skipped, "
-        f"{result.get('failed', 0)} failed, {result.get('conflicts', 0)} renamed for name conflicts"
+        f"{result.get('failed', 0)} failed, {result.get('conflicts', 0)} renamed for name conflicts" + _carried(result)
     )
+
+
+def _carried(result: dict) -> str:
+    """ "; with 3 sidecars and 1 file of a pair", or "" when the plan carried none."""
+    nouns = (("sidecars", "sidecar", "sidecars"), ("pairs", "file of a pair", "files of pairs"))
+    parts = [counted(result[key], one, many) for key, one, many in nouns if result.get(key)]
+    return f"; with {' and '.join(parts)}" if parts else ""
