@@ -64,3 +64,14 @@ def test_pages_benchmark_prints_p50_and_p95_per_request():
     for key in ("grid_first_page", "grid_page_at_90%", "grid_folder", "grid_in_duplicate_groups"):
         assert 0 < float(figures[f"{key}_p50_ms"]) <= float(figures[f"{key}_p95_ms"])
     assert figures["target"] in ("pass", "fail")
+
+
+def test_dates_benchmark_prints_coverage_and_speed():
+    command = [sys.executable, "-m", "bench.dates", "--names", "300", "--repeat", "1"]
+    completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    figures = dict(line.split("=", 1) for line in completed.stdout.splitlines() if "=" in line and " " not in line)
+    assert figures["paths"] == "300"
+    assert 0 < int(figures["dated_by_name"]) < 300 and 0 < int(figures["dated_by_folder"]) < 300
+    assert float(figures["filename_names_per_s"]) > 0 and float(figures["folders_paths_per_s"]) > 0
+    assert "IMG_0001.JPG                     —" in completed.stdout  # a counter is never a date
