@@ -152,6 +152,7 @@ class FileAnalysis:
     rating: int | None = None  # XMP Rating: -1 (rejected) to 5; None when unrated
     title: str = ""
     description: str = ""
+    content_id: str = ""  # Apple's Live Photo pairing key: the still and its video share it, whatever their names
     dhash: int | None = None
     phash: int | None = None
     fine_hash: bytes | None = None  # 256-bit dHash + pHash that confirm near-duplicate candidates
@@ -180,6 +181,7 @@ class FileAnalysis:
         self.orientation, self.exif = meta.orientation, meta.exif
         self.keywords, self.rating, self.title, self.description = (
             meta.keywords, meta.rating, meta.title, meta.description)  # fmt: skip
+        self.content_id = meta.content_id
         for message in meta.problems:
             self.add_problem(Problem.BAD_EXIF, message)
 
@@ -676,7 +678,7 @@ def _analyze_video(result: FileAnalysis, extension: str, options: AnalyzeOptions
     if info.rotation in (90, 270) and width and height:
         width, height = height, width
     result.width, result.height, result.duration, result.gps = width, height, info.duration, info.gps
-    result.camera_make, result.camera_model = info.make, info.model
+    result.camera_make, result.camera_model, result.content_id = info.make, info.model, info.content_id
     if info.created:
         result.exif["CreationTime"] = info.created.isoformat() + ("Z" if info.created_is_utc else "")
         if info.created_offset is not None:

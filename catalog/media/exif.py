@@ -70,6 +70,7 @@ class ImageMetadata:
     title: str = ""
     description: str = ""
     maker_note: bool = False  # EXIF holds a maker note (which may name the lens or the ISO)
+    content_id: str = ""  # Apple's Live Photo pairing key (see ``apple_content_id``)
     iptc: bool = False  # the file holds an IPTC block (keywords, caption, date), which only ExifTool reads
 
     @property
@@ -305,7 +306,10 @@ def metadata_from_pillow(image: Any) -> ImageMetadata:
     except Exception:
         gps_ifd = {}
     meta = metadata_from_tags(dict(exif), exif_ifd, gps_ifd)
+    maker_note = exif_ifd.get(MAKER_NOTE)
     meta.maker_note = MAKER_NOTE in exif_ifd
+    if isinstance(maker_note, bytes) and maker_note.startswith(APPLE_MAKER_NOTE):
+        meta.content_id = apple_content_id(maker_note)
     applist = getattr(image, "applist", None) or []
     tags = getattr(image, "tag_v2", None)
     meta.iptc = any(marker == "APP13" for marker, _ in applist) or bool(tags is not None and IPTC_TAG in tags)
@@ -316,6 +320,41 @@ def metadata_from_pillow(image: Any) -> ImageMetadata:
     if xmp:
         apply_xmp(meta, xmp)
     return meta
+
+
+APPLE_MAKER_NOTE = b"Apple iOS\x00"
+APPLE_CONTENT_IDENTIFIER = 0x0011  # ExifTool's MediaGroupUUID (ContentIdentifier before ExifTool 12.19)
+_UUID = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
+
+
+def content_identifier(value: str | bytes) -> str:
+    """A Live Photo pairing key as the catalog keeps it: the UUID upper-cased, "" for anything that is not one
+    (a key of garbage would pair files that have nothing to do with each other)."""
+    text = clean_text(value, limit=64).upper()
+    return text if _UUID.fullmatch(text) else ""
+
+
+def apple_content_id(maker_note: bytes) -> str:
+    """The ContentIdentifier an iPhone writes into its maker note, shared with the video of the same Live Photo.
+
+    The maker note is "Apple iOS\\0", a 2-byte version and a byte-order mark, then one TIFF IFD whose value
+    offsets count from the start of the maker note (ExifTool's MakerNotes.pm: ``Start => $valuePtr + 14``,
+    ``Base => $start - 14``). Anything malformed gives "".
+    """
+    order = {b"MM": ">", b"II": "<"}.get(maker_note[12:14])
+    if order is None or len(maker_note) < 16:
+        return ""
+    (count,) = struct.unpack(order + "H", maker_note[14:16])
+    entries = maker_note[16 : 16 + 12 * min(count, (len(maker_note) - 16) // 12)]
+    for index, (tag, kind, size, pointer) in enumerate(struct.iter_unpack(order + "HHII", entries)):
+        if tag != APPLE_CONTENT_IDENTIFIER:
+            continue
+        at = 16 + 12 * index
+        if kind not in (2, 7):  # ASCII, or UNDEFINED from a careless writer
+            return ""
+        value = maker_note[at + 8 : at + 8 + size] if size <= 4 else maker_note[pointer : pointer + size]
+        return content_identifier(value) if size <= 64 and len(value) == size else ""
+    return ""
 
 
 _XMP_ORIENTATION = re.compile(rb"tiff:Orientation(?:=\"|>)(\d)")

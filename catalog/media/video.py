@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from .dates import parse_exif_datetime, parse_offset, trailing_offset
+from .exif import content_identifier
 from .isobmff import boxes as _boxes
 
 MP4_EPOCH = datetime(1904, 1, 1)
@@ -47,6 +48,7 @@ class VideoInfo:
     gps: tuple[float, float] | None = None
     make: str = ""
     model: str = ""
+    content_id: str = ""  # Apple's Live Photo pairing key, shared with the still of the same Live Photo
     truncated_by: int = 0  # bytes the container says it has beyond the end of the file
 
 
@@ -125,6 +127,9 @@ def _parse_udta_text(data: bytes) -> str:
     return ""
 
 
+CONTENT_IDENTIFIER_KEY = "com.apple.quicktime.content.identifier"
+
+
 def _parse_keys_and_ilst(handle: BinaryIO, offset: int, size: int, info: VideoInfo) -> None:
     """QuickTime metadata: ``keys`` names the entries, ``ilst`` holds them by 1-based index."""
     keys: list[str] = []
@@ -158,6 +163,8 @@ def _parse_keys_and_ilst(handle: BinaryIO, offset: int, size: int, info: VideoIn
             info.make = text.strip()
         elif key == "com.apple.quicktime.model":
             info.model = text.strip()
+        elif key == CONTENT_IDENTIFIER_KEY:
+            info.content_id = content_identifier(text)
 
 
 def parse_bmff(handle: BinaryIO, file_size: int) -> VideoInfo:
@@ -383,6 +390,7 @@ def ffprobe_info(ffprobe: str, path: str, timeout: float = 60) -> VideoInfo:
         info.gps = parse_iso6709(location)
     info.make = tags.get("com.apple.quicktime.make", "")
     info.model = tags.get("com.apple.quicktime.model", "")
+    info.content_id = content_identifier(tags.get(CONTENT_IDENTIFIER_KEY, ""))
     return info
 
 
