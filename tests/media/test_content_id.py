@@ -144,9 +144,9 @@ def test_ffmpeg_written_video_key_is_read_by_the_parser_and_by_ffprobe(tmp_path:
     assert ffprobe_info(FFPROBE, str(path)).content_id == KEY  # the reader for containers we do not parse
 
 
-@pytest.mark.skipif(EXIFTOOL is None, reason="exiftool is not installed")
 def test_exiftool_reads_the_same_key_from_these_files(tmp_path: Path) -> None:
     """The files built here are laid out as ExifTool expects real ones (it calls the still's key MediaGroupUUID)."""
+    assert EXIFTOOL, "this test needs ExifTool: `make test` installs it (apt install libimage-exiftool-perl)"
     still = make_jpeg(tmp_path / "still.jpg", exif=APPLE, exif_ifd={MAKER_NOTE: live_photo_note()})
     video = live_photo_video(tmp_path / "video.mov", {"com.apple.quicktime.content.identifier": UUID})
     completed = subprocess.run(

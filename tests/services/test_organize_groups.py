@@ -264,3 +264,16 @@ def test_the_plan_export_says_which_file_each_sidecar_goes_with(tmp_path, librar
     assert [(record["kind"], record["goes_with"]) for record in records] == [
         ("media", None), ("sidecar", 1), ("sidecar", 1), ("sidecar", 1)
     ]  # fmt: skip
+
+
+def test_a_camera_video_moves_with_its_thm_thumbnail(tmp_path, library):
+    video = library / "VID_20200101_101500.MP4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(800))  # dated by its name
+    (library / "VID_20200101_101500.THM").write_bytes(os.urandom(400))
+    catalog, _ = analyze(tmp_path / "catalog", library)
+    assert sidecar_rows(asset_at(catalog, video)) == ["VID_20200101_101500.THM"]
+
+    _, summary = organize(catalog, tmp_path / "sorted", operation="move", naming="original")
+
+    assert names(tmp_path / "sorted") == ["2020/01/VID_20200101_101500.MP4", "2020/01/VID_20200101_101500.THM"]
+    assert names(library) == [] and summary.sidecars == 1

@@ -96,3 +96,28 @@ def test_a_pair_is_shown_with_each_of_its_files(tmp_path: Path, client, admin_us
     assert fields[-2:] == ["paired_with", "pair_kind"]
     assert {row["path"]: row["paired_with"] for row in table}[str(jpeg)] == str(raw)
     assert Asset.objects.filter(catalog=catalog, paired_with__isnull=False).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_renamed_live_photo_is_paired_by_its_content_identifier_and_organized_under_one_name(tmp_path: Path):
+    from tests.conftest import make_jpeg
+    from tests.media.test_content_id import APPLE, KEY, MAKER_NOTE, live_photo_note, live_photo_video
+    from tests.services.test_organize import organize
+
+    library = tmp_path / "photos"
+    still = make_jpeg(library / "2021" / "beach.jpg", exif=APPLE, exif_ifd={MAKER_NOTE: live_photo_note(),
+                      0x9003: "2021:07:04 18:30:05"})  # fmt: skip
+    (library / "clips").mkdir()
+    video = live_photo_video(library / "clips" / "clip_0042.mov", {"com.apple.quicktime.content.identifier": KEY})
+    other = live_photo_video(library / "clips" / "clip_0043.mov", {})  # no key: goes with nothing
+    catalog, summary = analyze(tmp_path / "catalog", library)
+    picture, clip = asset_at(catalog, still), asset_at(catalog, video)
+    assert picture.content_id == clip.content_id == KEY
+    assert (clip.paired_with, clip.pair_kind, summary.pairs) == (picture, LIVE, 1)
+    assert asset_at(catalog, other).paired_with is None
+
+    organize(catalog, tmp_path / "sorted", operation="move", naming="date_time_original")
+
+    placed = sorted(path.name for path in (tmp_path / "sorted" / "2021" / "07").iterdir())
+    assert placed == ["2021-07-04_183005_beach.jpg", "2021-07-04_183005_beach.mov"]
+    assert not video.exists() and (tmp_path / "sorted" / "undated" / other.name).exists()  # filed on its own
