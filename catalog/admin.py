@@ -294,8 +294,8 @@ class DuplicateMemberAdmin(admin.ModelAdmin):
 class OrganizeStepAdmin(admin.ModelAdmin):
     """The organize journals, read-only: they are written by organize alone, and kept for resume and rollback."""
 
-    list_display = ["job", "seq", "operation", "state", "source", "target", "already_present", "reason"]
-    list_filter = ["state", "operation", "already_present", "conflict"]
+    list_display = ["job", "seq", "operation", "kind", "state", "source", "target", "already_present", "reason"]
+    list_filter = ["state", "operation", "kind", "already_present", "conflict"]
     search_fields = ["=job__id", "source", "target", "reason"]
     list_select_related = ["job"]
     readonly_fields = [f.name for f in OrganizeStep._meta.fields]

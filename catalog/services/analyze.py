@@ -281,7 +281,8 @@ def catalog_analyze(
     catalog.last_analyzed_at = timezone.now()
     catalog.save(update_fields=["source_directories", "last_analyzed_at", "updated_at"])
     summary.problems = catalog.assets.filter(status=AssetStatus.PROBLEM).count()
-    summary.pairs = link_pairs(catalog)
+    changed_paths = summary.new or summary.changed or summary.missing
+    summary.pairs = link_pairs(catalog) if changed_paths or "pairs" not in catalog.stats else catalog.stats["pairs"]
     if detect_duplicates and not reporter.is_cancelled():
         summary.duplicates = catalog_find_duplicates(catalog=catalog, threshold=threshold, reporter=reporter)
     catalog_stats_refresh(catalog)

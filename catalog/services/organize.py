@@ -55,6 +55,7 @@ from catalog.models import (
     StepState,
 )
 from catalog.services.locks import with_catalog_lock
+from catalog.services.pairs import pairs_stale
 from jobs.models import Job, JobKind
 
 logger = logging.getLogger(__name__)
@@ -572,7 +573,7 @@ class _Executor:
         OrganizeStep.objects.filter(pk=step.pk).update(state=state, **changes)
 
     def run_group(self, group: list[OrganizeStep]) -> None:
-        """Finish a lead and the files that go with it (``_units``), each from whatever state it is in.
+        """Finish a lead and the files that go with it (``_groups``), each from whatever state it is in.
 
         A move takes its group whole: every file is placed (verified at its target, source still there) before any
         source is removed, the followers' first and the lead's last, so a lead done means its group is done. When a
@@ -590,7 +591,8 @@ class _Executor:
         group = [lead, *followers]
         self.run(lead, hold=moving)
         if lead.state not in (StepState.PLACED, StepState.DONE):
-            reason = f"goes with {os.path.basename(lead.source)}, which was not organized: {lead.reason}"
+            why = lead.reason or lead.get_state_display().lower()
+            reason = f"goes with {os.path.basename(lead.source)}, which was not organized: {why}"
             return self._unwind(group, reason)
         for step in followers:
             if step.state not in FINAL:
@@ -977,6 +979,8 @@ def catalog_organize(
         _execute(job, steps, options.verify, reporter, summary)
         _remove_leftovers(job)
         _tally(job, summary)
+        if options.operation == Operation.MOVE:
+            pairs_stale(catalog)
     summary.elapsed = time.monotonic() - started
     reporter.update(phase="done", current=summary.planned, total=summary.planned)
     return summary
@@ -1052,6 +1056,8 @@ def organize_resume(*, catalog: Catalog, journal: Job, reporter: ProgressReporte
     _execute(journal, steps, journal.params.get("verify_checksums", True), reporter, summary)
     _remove_leftovers(journal)
     _tally(journal, summary)
+    if journal.params.get("operation") == Operation.MOVE:
+        pairs_stale(catalog)
     summary.resumed = [str(journal.pk)]
     summary.elapsed = time.monotonic() - started
     reporter.update(phase="done", current=summary.planned, total=summary.planned)
@@ -1109,6 +1115,8 @@ def organize_rollback(*, catalog: Catalog, journal: Job, reporter: ProgressRepor
             state=StepState.SKIPPED, reason="rolled back before it ran"
         )
     _remove_empty_folders(folders, journal.params.get("output_directory", ""))
+    if journal.params.get("operation") == Operation.MOVE:
+        pairs_stale(catalog)
     summary.elapsed = time.monotonic() - started
     return summary
 

@@ -121,3 +121,33 @@ def test_a_renamed_live_photo_is_paired_by_its_content_identifier_and_organized_
     placed = sorted(path.name for path in (tmp_path / "sorted" / "2021" / "07").iterdir())
     assert placed == ["2021-07-04_183005_beach.jpg", "2021-07-04_183005_beach.mov"]
     assert not video.exists() and (tmp_path / "sorted" / "undated" / other.name).exists()  # filed on its own
+
+
+@pytest.mark.django_db
+def test_moving_a_pairs_jpeg_away_alone_unpairs_it_at_the_next_analyze_with_nothing_else_changed(tmp_path: Path):
+    """ "Move redundant copies" moves a byte-identical copy alone: its RAW stays, and the pair goes."""
+    from catalog.models import DuplicateGroup
+    from catalog.services.duplicates import group_set_primary
+    from tests.services.test_organize import organize
+
+    library = tmp_path / "photos"
+    (library / "DCIM").mkdir(parents=True)
+    raw = library / "DCIM" / "IMG_20190315_142233.CR2"
+    raw.write_bytes(b"II*\x00" + os.urandom(1000))
+    jpeg = camera_photo(library / "DCIM" / "IMG_20190315_142233.JPG")
+    backup = library / "backup" / "IMG_20190315_142233.JPG"
+    backup.parent.mkdir()
+    backup.write_bytes(jpeg.read_bytes())
+    catalog, summary = analyze(tmp_path / "catalog", library)
+    assert summary.pairs == 1
+    group = DuplicateGroup.objects.get(catalog=catalog, kind="exact")
+    group_set_primary(group=group, asset=asset_at(catalog, backup))
+
+    organize(catalog, tmp_path / "copies", operation="move", only_redundant=True)
+    moved = Asset.objects.get(catalog=catalog, sha256=asset_at(catalog, backup).sha256, path__contains="copies")
+    assert moved.paired_with_id is not None  # still linked until the catalog is analyzed again
+
+    _, again = analyze(tmp_path / "catalog", library)
+    moved.refresh_from_db()
+    assert (again.new, again.changed, again.missing) == (0, 0, 0)
+    assert (moved.paired_with, again.pairs) == (None, 0)
