@@ -129,6 +129,9 @@ class Asset(models.Model):
     phash = models.BigIntegerField(null=True, blank=True)
     # 256-bit dHash + pHash (64 bytes) that confirm near-duplicate candidates found with the 64-bit ones.
     fine_hash = models.BinaryField(max_length=64, null=True, blank=True)
+    # dHash and pHash of the picture's seven turns and mirrors (``catalog.media.dihedral``): how a copy whose pixels
+    # an editor turned is found.
+    hash_variants = models.BinaryField(max_length=112, null=True, blank=True)
 
     status = models.CharField(max_length=8, choices=AssetStatus.choices, default=AssetStatus.OK)
     problem_kind = models.CharField(max_length=32, blank=True, default="")
@@ -259,6 +262,10 @@ class DuplicateMember(models.Model):
     distance = models.PositiveSmallIntegerField(default=0, help_text="dHash bits that differ from the primary")
     phash_distance = models.PositiveSmallIntegerField(default=0, help_text="pHash bits that differ from the primary")
     quality_score = models.FloatField(default=0)
+    # How this file's picture relates to the primary's: the turn or mirror that gives it from the primary
+    # (``Image.Transpose`` codes, 7 for none) and the edit in words ("turned 90° to the left", "cropped", …).
+    turn = models.PositiveSmallIntegerField(default=7, db_default=7)
+    edit = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "asset"], name="duplicate_member_unique")]

@@ -203,6 +203,7 @@ ANALYZE_FILES = {
 DUPLICATE_ROWS = {
     "exact_groups": "Exact duplicate groups", "similar_groups": "Similar groups", "grouped_files": "Files in groups",
     "contents": "Pictures compared", "degenerate": "Flat pictures left out", "similar_pairs": "Similar pairs",
+    "edited_pairs": "Of which edited copies (turned, mirrored, cropped, framed)",
     "threshold": "Similarity threshold",
 }  # fmt: skip
 THUMBNAIL_ROWS = {

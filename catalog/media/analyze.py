@@ -27,6 +27,7 @@ from PIL import Image
 from . import exif as exif_meta
 from . import exiftool
 from .dates import DateCandidate
+from .dihedral import variant_hashes
 from .hashing import fine_hash, image_hashes, sha256_stream
 from .isobmff import BoxError, items_outside
 from .sidecars import SidecarEntry, apply_sidecars
@@ -156,6 +157,7 @@ class FileAnalysis:
     dhash: int | None = None
     phash: int | None = None
     fine_hash: bytes | None = None  # 256-bit dHash + pHash that confirm near-duplicate candidates
+    hash_variants: bytes | None = None  # dHash and pHash of the seven turns and mirrors (``dihedral``)
     thumbnails: list[int] = field(default_factory=list)
     problem_kind: str = ""
     problem_message: str = ""
@@ -550,6 +552,7 @@ def _derive(result: FileAnalysis, upright: Image.Image, options: AnalyzeOptions,
             gray = fitted.convert("L")
             result.dhash, result.phash = image_hashes(gray)
             result.fine_hash = fine_hash(gray)
+            result.hash_variants = variant_hashes(gray)
         if size not in thumbnail_sizes:
             continue
         try:

@@ -61,7 +61,7 @@ CONTENT_FIELDS = [
     "media_type", "format", "width", "height", "orientation", "duration", "camera_make", "camera_model",
     "lens_model", "exposure_time", "f_number", "iso", "focal_length", "gps_latitude", "gps_longitude",
     "gps_altitude", "exif", "dhash", "phash", "fine_hash", "note", "keywords", "rating", "title", "description",
-    "content_id",
+    "content_id", "hash_variants",
 ]  # fmt: skip
 DATE_FIELDS = ["taken_at", "taken_at_offset", "date_source", "date_confidence", "date_suspicious", "date_note"]
 UPSERT_FIELDS = [
@@ -532,6 +532,7 @@ def _apply_analysis(asset: Asset, result: FileAnalysis) -> None:
     asset.dhash = to_signed64(result.dhash) if result.dhash is not None else None
     asset.phash = to_signed64(result.phash) if result.phash is not None else None
     asset.fine_hash = result.fine_hash
+    asset.hash_variants = result.hash_variants
     asset.note = result.note
 
 

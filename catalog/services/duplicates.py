@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 
 import numpy as np
@@ -20,6 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
+from catalog.media.dihedral import IDENTITY, WORDS, compose, inverse
 from catalog.media.progress import NullReporter, ProgressReporter
 from catalog.media.words import counted
 from catalog.models import (
@@ -32,16 +34,28 @@ from catalog.models import (
     GroupKind,
     NotDuplicate,
 )
+from catalog.services.edits import (
+    Confirmer,
+    Contents,
+    Relation,
+    Relations,
+    backfill_variants,
+    derived_of,
+    edited_pairs,
+    relation_of,
+    turn_minority,
+    unpack_all,
+)
 from catalog.services.locks import with_catalog_lock
 from catalog.services.stats import catalog_stats_refresh
-from catalog.similarity.grouping import FINE_BYTES, Thresholds, build_groups, degenerate, similar_pairs
-from catalog.similarity.quality import Candidate, best
-from catalog.similarity.search import Pairs
+from catalog.similarity.grouping import FINE_BYTES, Thresholds, build_groups, degenerate, similar_and_refused
+from catalog.similarity.quality import Candidate, best, edited_by
+from catalog.similarity.search import Pairs, concat_pairs
 
 CHUNK = 5000
 MEMBER_FIELDS = (
     "id", "path", "sha256", "format", "media_type", "width", "height", "size", "mtime_ns", "date_confidence",
-    "date_source", "camera_make", "camera_model", "gps_latitude", "dhash", "phash",
+    "date_source", "camera_make", "camera_model", "gps_latitude", "dhash", "phash", "exif__Software",
 )  # fmt: skip
 EXIF_DATE_SOURCES = {DateSource.EXIF_ORIGINAL, DateSource.EXIF_DIGITIZED}
 
@@ -56,6 +70,7 @@ class DuplicatesSummary:
     contents: int = 0  # distinct pictures with hashes that were compared
     degenerate: int = 0  # of which flat or near-uniform, kept out of near groups
     similar_pairs: int = 0
+    edited_pairs: int = 0  # of which turned, mirrored, cropped or framed copies confirmed on their thumbnails
     exact_groups: int = 0
     similar_groups: int = 0
     grouped_files: int = 0
@@ -89,6 +104,12 @@ class _GroupSpec:
     members: list[_Member]
     shas: list[str] = field(default_factory=list)
     cluster_key: str = ""
+    edits: set[str] = field(default_factory=set)  # contents that are edits of another member: not the primary
+    relation: Callable[[str, str], Relation] = lambda primary, member: Relation()  # member's, from the primary
+
+
+def _relation(relations: Relations, node_of: dict[str, int], primary: str, member: str) -> Relation:
+    return relation_of(relations, node_of[primary], node_of[member])
 
 
 @with_catalog_lock
@@ -109,12 +130,22 @@ def catalog_find_duplicates(
     summary = DuplicatesSummary(threshold=thresholds.dhash)
 
     reporter.update(phase="duplicates", current=0, total=None, message="loading hashes")
-    shas, dhash, phash, fine = _load_contents(catalog)
+    backfill_variants(catalog)
+    contents = _load_contents(catalog)
+    shas, dhash, phash, fine = contents.shas, contents.dhash, contents.phash, contents.fine
     summary.contents = len(shas)
-    summary.degenerate = int(degenerate(dhash, phash).sum()) if len(shas) else 0
+    flat = degenerate(dhash, phash) if len(shas) else np.zeros(0, dtype=bool)
+    summary.degenerate = int(flat.sum())
     reporter.update(phase="duplicates", current=0, total=None, message=f"comparing {len(shas)} pictures")
-    pairs = similar_pairs(dhash, phash, fine, thresholds, method=method) if len(shas) > 1 else Pairs.empty()
-    pairs = _without_dismissed(catalog, pairs, shas)
+    pairs, refused = (
+        similar_and_refused(dhash, phash, fine, thresholds, method=method)
+        if len(shas) > 1
+        else (Pairs.empty(), Pairs.empty())
+    )
+    reporter.update(phase="duplicates", current=0, total=None, message="looking for edited copies")
+    edited, relations = edited_pairs(contents, pairs, refused, flat, Confirmer(catalog, shas, thresholds), thresholds)
+    summary.edited_pairs = len(edited)
+    pairs = _without_dismissed(catalog, concat_pairs([pairs, edited]), shas)
     summary.similar_pairs = len(pairs)
 
     exact = set(_exact_contents(catalog))
@@ -137,9 +168,16 @@ def catalog_find_duplicates(
     for nodes in build_groups(len(shas), pairs, rank):
         group_shas = [shas[node] for node in nodes]
         key = _key("similar", group_shas)
+        # The primary keeps the original: never an edit of another member, nor a copy turned from the way most
+        # of the group faces, when an original is there.
+        edits = derived_of(relations, nodes) | turn_minority(relations, nodes)
+        node_of = {shas[node]: node for node in nodes}
         specs.append(
-            _GroupSpec(GroupKind.SIMILAR, key, [m for sha in group_shas for m in members[sha]], shas=group_shas)
-        )
+            _GroupSpec(
+                GroupKind.SIMILAR, key, [m for sha in group_shas for m in members[sha]], shas=group_shas,
+                edits={shas[node] for node in edits}, relation=partial(_relation, relations, node_of),
+            )
+        )  # fmt: skip
         cluster_of.update(dict.fromkeys(group_shas, key))
     for sha in sorted(exact):
         if len(members.get(sha, [])) > 1:
@@ -177,28 +215,42 @@ def _live(catalog: Catalog):
     return Asset.objects.filter(catalog=catalog).exclude(status=AssetStatus.MISSING)
 
 
-def _load_contents(catalog: Catalog) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """One row per distinct picture content: sha256, 64-bit hashes (as stored) and fine hashes (zeros if none)."""
+def _load_contents(catalog: Catalog) -> Contents:
+    """One row per distinct picture content: sha256, 64-bit hashes (as stored), fine hashes (zeros if none), the
+    hash variants of its turns (zeros if none), and its EXIF capture second and camera and its pixel size."""
     rows = (
         _live(catalog)
         .filter(media_type="image", dhash__isnull=False, phash__isnull=False)
         .exclude(sha256="")
         .order_by("sha256")
-        .values_list("sha256", "dhash", "phash", "fine_hash")
-    )
+        .values_list(
+            "sha256", "dhash", "phash", "fine_hash", "hash_variants", "taken_at", "date_source", "camera_model",
+            "width", "height",
+        )
+    )  # fmt: skip
     shas: list[str] = []
     dhash: list[int] = []
     phash: list[int] = []
     fine = bytearray()
-    for sha, d, p, f in rows.iterator(chunk_size=CHUNK):
+    variants: list[bytes | None] = []
+    capture: list[tuple | None] = []
+    size: list[tuple[int, int]] = []
+    for sha, d, p, f, v, taken, source, model, width, height in rows.iterator(chunk_size=CHUNK):
         if shas and shas[-1] == sha:
             continue
         shas.append(sha)
         dhash.append(d)
         phash.append(p)
         fine += bytes(f) if f and len(f) == FINE_BYTES else bytes(FINE_BYTES)
+        variants.append(bytes(v) if v else None)
+        capture.append((taken, model) if taken is not None and source in EXIF_DATE_SOURCES and model else None)
+        size.append((width or 0, height or 0))
     fine_array = np.frombuffer(bytes(fine), dtype=np.uint8).reshape(len(shas), FINE_BYTES)
-    return shas, np.array(dhash, dtype=np.int64), np.array(phash, dtype=np.int64), fine_array
+    variant_d, variant_p = unpack_all(variants)
+    return Contents(
+        shas, np.array(dhash, dtype=np.int64), np.array(phash, dtype=np.int64), fine_array, variant_d, variant_p,
+        capture, size,
+    )  # fmt: skip
 
 
 def _exact_contents(catalog: Catalog) -> Iterator[str]:
@@ -228,7 +280,7 @@ def _load_members(catalog: Catalog, shas: set[str]) -> dict[str, list[_Member]]:
 
 def _member(
     id, path, sha256, fmt, media_type, width, height, size, mtime_ns, confidence, date_source, make, model, latitude,
-    dhash, phash,
+    dhash, phash, software,
 ) -> _Member:  # fmt: skip
     candidate = Candidate(
         path=path,
@@ -242,6 +294,7 @@ def _member(
         has_camera=bool(make or model),
         has_exif_date=date_source in EXIF_DATE_SOURCES,
         has_gps=latitude is not None,
+        edited=edited_by(software if isinstance(software, str) else None),
     )
     return _Member(id, sha256, dhash, phash, candidate)
 
@@ -269,17 +322,26 @@ def _distance(a: int | None, b: int | None) -> int:
     return 0 if a is None or b is None else ((a ^ b) & 0xFFFFFFFFFFFFFFFF).bit_count()
 
 
-def _member_facts(members: list[_Member], primary: _Member) -> set[tuple[int, int, int, float]]:
-    """(asset id, dHash distance, pHash distance, quality score) of each member, measured from the primary."""
-    return {
-        (
-            m.id,
-            0 if m.sha256 == primary.sha256 else _distance(m.dhash, primary.dhash),
-            0 if m.sha256 == primary.sha256 else _distance(m.phash, primary.phash),
-            m.candidate.score,
-        )
-        for m in members
-    }
+def _member_facts(spec: _GroupSpec, primary: _Member) -> set[tuple[int, int, int, float, int, str]]:
+    """(asset id, dHash distance, pHash distance, quality score, turn, edit) of each member, from the primary."""
+    facts = set()
+    for m in spec.members:
+        same = m.sha256 == primary.sha256
+        relation = Relation() if same or spec.kind == GroupKind.EXACT else spec.relation(primary.sha256, m.sha256)
+        words = relation.words or ("" if same else _plain_edit(m, primary))
+        facts.add((
+            m.id, 0 if same else _distance(m.dhash, primary.dhash), 0 if same else _distance(m.phash, primary.phash),
+            m.candidate.score, relation.turn, words[:64],
+        ))  # fmt: skip
+    return facts
+
+
+def _plain_edit(member: _Member, primary: _Member) -> str:
+    """What a plain near duplicate is to the primary, in words."""
+    if member.sha256 == primary.sha256:
+        return ""
+    a, b = member.candidate, primary.candidate
+    return "recompressed" if (a.width, a.height) == (b.width, b.height) else "resized"
 
 
 def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
@@ -296,14 +358,14 @@ def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
         _delete_in(DuplicateGroup, "pk", [g.pk for key, g in existing.items() if key not in wanted])
         stored: dict[int, set[tuple]] = {}
         members = DuplicateMember.objects.filter(group__catalog=catalog)
-        fields = ("group_id", "asset_id", "distance", "phash_distance", "quality_score")
+        fields = ("group_id", "asset_id", "distance", "phash_distance", "quality_score", "turn", "edit")
         for group_id, *row in members.values_list(*fields).iterator(chunk_size=CHUNK):
             stored.setdefault(group_id, set()).add(tuple(row))
 
         now = timezone.now()
         groups: dict[str, DuplicateGroup] = {}
         changed: list[DuplicateGroup] = []
-        rewrite: list[tuple[DuplicateGroup, set[tuple[int, int, int, float]]]] = []
+        rewrite: list[tuple[DuplicateGroup, set[tuple[int, int, int, float, int, str]]]] = []
         new_primary: set[int] = set()  # reviewed with another copy kept: to be reviewed again
         # Similar groups come first in ``specs``, so an exact group's cluster already has its id when it is made.
         for kind in (GroupKind.SIMILAR, GroupKind.EXACT):
@@ -324,7 +386,7 @@ def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
                     group.cluster, group.redundant_bytes, group.updated_at = cluster, redundant, now
                     (changed if old else created).append(group)
                 groups[spec.key] = group
-                facts = _member_facts(spec.members, primary)
+                facts = _member_facts(spec, primary)
                 if old is None or stored.get(old.pk) != facts:
                     rewrite.append((group, facts))
             DuplicateGroup.objects.bulk_create(created, batch_size=1000)
@@ -340,9 +402,17 @@ def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
         refiled += sorted(new_primary)
         DuplicateGroup.objects.filter(pk__in=refiled).update(reviewed_at=None)
         rows = (
-            DuplicateMember(group_id=group.pk, asset_id=asset, distance=d, phash_distance=p, quality_score=score)
+            DuplicateMember(
+                group_id=group.pk,
+                asset_id=asset,
+                distance=d,
+                phash_distance=p,
+                quality_score=score,
+                turn=turn,
+                edit=edit,
+            )  # fmt: skip
             for group, facts in rewrite
-            for asset, d, p, score in sorted(facts)
+            for asset, d, p, score, turn, edit in sorted(facts)
         )
         while batch := list(islice(rows, 2000)):
             DuplicateMember.objects.bulk_create(batch)
@@ -361,7 +431,8 @@ def _primary(spec: _GroupSpec, old: DuplicateGroup | None, chosen: set[int]) -> 
     mine = [m for m in spec.members if m.id in chosen]
     if mine:
         return best_member(mine), True
-    return best_member(spec.members), False
+    originals = [m for m in spec.members if m.sha256 not in spec.edits]
+    return best_member(originals or spec.members), False
 
 
 def _delete_in(model: type[DuplicateGroup] | type[DuplicateMember], field_name: str, values: list[int]) -> None:
@@ -383,11 +454,17 @@ def group_set_primary(*, group: DuplicateGroup, asset: Asset) -> DuplicateGroup:
         group.save(update_fields=["primary", "primary_chosen", "redundant_bytes", "updated_at"])
         catalog_stats_refresh(group.catalog, assets=False)
         rows = list(group.members.select_related("asset"))
+        # Each member was its turn from the old primary; from the new one it is the new one's turn undone first.
+        back = inverse(next((m.turn for m in rows if m.asset_id == asset.pk), IDENTITY))
         for member in rows:
             same = member.asset.sha256 == asset.sha256
             member.distance = 0 if same else _distance(member.asset.dhash, asset.dhash)
             member.phash_distance = 0 if same else _distance(member.asset.phash, asset.phash)
-        DuplicateMember.objects.bulk_update(rows, ["distance", "phash_distance"])
+            turn = IDENTITY if same else compose(back, member.turn)
+            if turn != member.turn or same:
+                # What else an edit was (cropped, framed) is measured again by the next run from this primary.
+                member.turn, member.edit = turn, WORDS[turn]
+        DuplicateMember.objects.bulk_update(rows, ["distance", "phash_distance", "turn", "edit"])
     return group
 
 

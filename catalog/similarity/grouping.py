@@ -91,9 +91,22 @@ def similar_pairs(
     ``fine`` rows of all zeros mean "no fine hash" (rows analyzed before it existed): those pairs are decided by
     the 64-bit hashes alone.
     """
+    return similar_and_refused(dhash, phash, fine, thresholds, method=method)[0]
+
+
+def similar_and_refused(
+    dhash: np.ndarray,
+    phash: np.ndarray,
+    fine: np.ndarray | None,
+    thresholds: Thresholds,
+    *,
+    method: str = "mih",
+) -> tuple[Pairs, Pairs]:
+    """``similar_pairs``, and the candidates whose 64-bit hashes were close but whose fine hashes refused them
+    (a crop of a few percent, a frame, or a different picture: ``catalog.similarity.confirm`` tells)."""
     keep = np.flatnonzero(~degenerate(dhash, phash))
     if len(keep) < 2:
-        return Pairs.empty()
+        return Pairs.empty(), Pairs.empty()
     pairs = candidate_pairs(dhash[keep], phash[keep], thresholds.dhash, thresholds.phash, method=method)
     a, b = keep[pairs.i], keep[pairs.j]
     ok = np.ones(len(a), dtype=bool)
@@ -102,7 +115,7 @@ def similar_pairs(
         fine_d, fine_p = fine_distances(fine, a, b)
         checked = has_fine[a] & has_fine[b]
         ok = ~checked | ((fine_d <= thresholds.fine_dhash) & (fine_p <= thresholds.fine_phash))
-    return Pairs(a[ok], b[ok], pairs.d[ok], pairs.p[ok])
+    return Pairs(a[ok], b[ok], pairs.d[ok], pairs.p[ok]), Pairs(a[~ok], b[~ok], pairs.d[~ok], pairs.p[~ok])
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ sit in a better container. The order, most important first:
    counts its sensor size, which analysis stores as its width and height (LibRaw's visible area, never the
    embedded preview's);
 2. an original's camera metadata: a camera make or model, or an EXIF capture date (DateTimeOriginal or
-   CreateDate) as the chosen date. Exports and messenger re-encodes lose both;
+   CreateDate) as the chosen date. Exports and messenger re-encodes lose both. Then no photo editor's name in
+   EXIF Software (``EDITORS``: an editor writes its name there when it saves, a camera its firmware);
 3. format: RAW (4) beats lossless TIFF, PNG, BMP (3) beats lossy HEIC, JPEG, MPO, AVIF (2) beats WebP, GIF (1);
    other formats and videos are 0;
 4. a larger file (less compressed);
@@ -28,6 +29,18 @@ from functools import cached_property
 
 FORMAT_RANK = {"TIFF": 3, "PNG": 3, "BMP": 3, "HEIC": 2, "HEIF": 2, "JPEG": 2, "MPO": 2, "AVIF": 2, "WEBP": 1, "GIF": 1}
 PIXEL_TOLERANCE = 0.01
+# Photo editors that write their name into EXIF Software when they save (cameras write their firmware there).
+EDITORS = (
+    "photoshop", "lightroom", "gimp", "snapseed", "pixelmator", "affinity", "darktable", "rawtherapee", "capture one",
+    "luminar", "paint.net", "picasa", "digikam", "shotwell", "acdsee", "paintshop", "photoscape", "photo gallery",
+    "fotor", "vsco", "picsart", "facetune",
+)  # fmt: skip
+
+
+def edited_by(software: str | None) -> bool:
+    """Whether an EXIF Software value names a photo editor."""
+    text = (software or "").lower()
+    return any(editor in text for editor in EDITORS)
 
 
 def format_rank(fmt: str, media_type: str = "image") -> int:
@@ -53,6 +66,7 @@ class Candidate:
     has_camera: bool = False  # a camera make or model
     has_exif_date: bool = False  # the capture date comes from EXIF DateTimeOriginal or CreateDate
     has_gps: bool = False
+    edited: bool = False  # EXIF Software names a photo editor
 
     @property
     def pixels(self) -> int:
@@ -73,6 +87,7 @@ class Candidate:
     def _same_size_key(self) -> tuple:
         return (
             not self.from_camera,
+            self.edited,
             -format_rank(self.format, self.media_type),
             -self.size,
             -(self.date_confidence or 0.0),

@@ -175,6 +175,11 @@ class _ChunkTable:
         return out
 
 
+def concat_pairs(found: list[Pairs]) -> Pairs:
+    """The pairs of several searches as one, sorted."""
+    return _concat(found)
+
+
 def _concat(found: list[Pairs]) -> Pairs:
     if not found:
         return Pairs.empty()

@@ -1,0 +1,119 @@
+"""The eight turns and mirrors of a picture (the dihedral group of the square), and the hashes of each.
+
+An editor that turns a picture's pixels (rather than setting the EXIF orientation) or mirrors it makes a copy whose
+hashes share nothing with the original's. Analysis therefore stores, beside a picture's dHash and pHash, those of
+its seven other turns and mirrors (``variant_hashes``): the duplicate search looks each up among the others'
+plain hashes.
+
+They cost two small resizes more than the plain hashes, not seven: a flip or a half turn of a picture resized to
+9x8 is the same flip of the resized picture, and a quarter turn is a flip of the picture resized to 8x9 and
+transposed. The pHash variants come from the plain pHash's DCT by signs and a transposition (the DCT-II of a
+reversed row is the row's DCT with every odd coefficient negated), so they are exact, not approximations.
+
+Transform codes follow Pillow's ``Image.Transpose`` (0 = FLIP_LEFT_RIGHT … 6 = TRANSVERSE), with ``IDENTITY``
+= 7 for "unchanged"; ``apply`` applies one to an array the way ``Image.transpose`` does to a picture.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+FLIP_LEFT_RIGHT, FLIP_TOP_BOTTOM, ROTATE_90, ROTATE_180, ROTATE_270, TRANSPOSE, TRANSVERSE = range(7)
+IDENTITY = 7
+TURNS = (FLIP_LEFT_RIGHT, FLIP_TOP_BOTTOM, ROTATE_90, ROTATE_180, ROTATE_270, TRANSPOSE, TRANSVERSE)
+VARIANT_BYTES = 16 * len(TURNS)  # per turn: dHash then pHash, 8 bytes each, big-endian
+SWAPS_AXES = {ROTATE_90, ROTATE_270, TRANSPOSE, TRANSVERSE}
+# What each transform does, in words (what was done to the first picture to give the second).
+WORDS = {
+    FLIP_LEFT_RIGHT: "mirrored", FLIP_TOP_BOTTOM: "mirrored top to bottom", ROTATE_90: "turned 90° to the left",
+    ROTATE_180: "turned 180°", ROTATE_270: "turned 90° to the right", TRANSPOSE: "mirrored and turned",
+    TRANSVERSE: "mirrored and turned", IDENTITY: "",
+}  # fmt: skip
+_DCT32 = 2.0 * np.cos(np.pi * np.arange(8)[:, None] * (2 * np.arange(32)[None, :] + 1) / 64)
+
+
+def apply(array: np.ndarray, transform: int) -> np.ndarray:
+    """``array`` (rows × columns) as ``Image.transpose(transform)`` would turn or mirror the picture."""
+    if transform == IDENTITY:
+        return array
+    if transform == FLIP_LEFT_RIGHT:
+        return array[:, ::-1]
+    if transform == FLIP_TOP_BOTTOM:
+        return array[::-1, :]
+    if transform == ROTATE_180:
+        return array[::-1, ::-1]
+    if transform == ROTATE_90:  # counter-clockwise
+        return array.T[::-1, :]
+    if transform == ROTATE_270:  # clockwise
+        return array.T[:, ::-1]
+    if transform == TRANSPOSE:
+        return array.T
+    if transform == TRANSVERSE:
+        return array.T[::-1, ::-1]
+    raise ValueError(f"no transform {transform}")
+
+
+_COMPOSE: dict[tuple[int, int], int] = {}
+
+
+def compose(first: int, then: int) -> int:
+    """The transform that does ``first`` and then ``then``."""
+    if not _COMPOSE:
+        probe = np.arange(6).reshape(2, 3)
+        results = {apply(probe, t).tobytes() + bytes(apply(probe, t).shape): t for t in (*TURNS, IDENTITY)}
+        for a in (*TURNS, IDENTITY):
+            for b in (*TURNS, IDENTITY):
+                both = apply(apply(probe, a), b)
+                _COMPOSE[(a, b)] = results[both.tobytes() + bytes(both.shape)]
+    return _COMPOSE[(first, then)]
+
+
+def inverse(transform: int) -> int:
+    """The transform that undoes ``transform``."""
+    return next(t for t in (*TURNS, IDENTITY) if compose(transform, t) == IDENTITY)
+
+
+def _bits(bits: np.ndarray) -> int:
+    return int.from_bytes(np.packbits(bits.reshape(-1)).tobytes(), "big")
+
+
+def variant_hashes(gray: Image.Image) -> bytes:
+    """dHash and pHash (imagehash's algorithms, as ``hashing.dhash``/``phash``) of each of the seven turns and
+    mirrors of ``gray``, in ``TURNS`` order: 16 bytes each."""
+    wide = np.asarray(gray.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
+    tall = np.asarray(gray.resize((8, 9), Image.Resampling.LANCZOS), dtype=np.int16)  # 9 rows of 8
+    pixels = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
+    low = np.round(_DCT32 @ pixels @ _DCT32.T, 6)
+    out = bytearray()
+    for transform in TURNS:
+        small = apply(tall if transform in SWAPS_AXES else wide, transform)
+        coefficients = _dct_variant(low, transform)
+        d = _bits(small[:, 1:] > small[:, :-1])
+        p = _bits(coefficients > np.median(coefficients))
+        out += d.to_bytes(8, "big") + p.to_bytes(8, "big")
+    return bytes(out)
+
+
+def _dct_variant(low: np.ndarray, transform: int) -> np.ndarray:
+    """The 8x8 low DCT coefficients of the turned picture, from those of the picture: a mirror negates the odd
+    frequencies along its axis, a quarter turn transposes."""
+    odd = np.where(np.arange(8) % 2 == 1, -1.0, 1.0)
+    result = apply(low, IDENTITY)
+    if transform in SWAPS_AXES:
+        result = result.T
+        # After the transposition the remaining flips are those of apply(transposed, …): read them from a probe.
+        remaining = compose(TRANSPOSE, transform)
+    else:
+        remaining = transform
+    if remaining in (FLIP_LEFT_RIGHT, ROTATE_180):
+        result = result * odd[None, :]
+    if remaining in (FLIP_TOP_BOTTOM, ROTATE_180):
+        result = result * odd[:, None]
+    return result
+
+
+def unpack(variants: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(dHashes, pHashes) of the seven turns, as two uint64 arrays of 7."""
+    words = np.frombuffer(variants, dtype=">u8").astype(np.uint64).reshape(len(TURNS), 2)
+    return words[:, 0], words[:, 1]
