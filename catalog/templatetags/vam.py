@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from django import template
 
-from catalog.media import words
+from catalog.media import dihedral, words
 from catalog.media.exif import camera_label
 from catalog.permissions import may_change
 
@@ -87,3 +87,14 @@ PROBLEM_LABELS = {
 def problem_label(kind: str) -> str:
     """A problem kind in words for tiles and headings ("bad_exif" is "broken metadata")."""
     return PROBLEM_LABELS.get(kind, kind.replace("_", " ")) if kind else "problem"
+
+
+@register.filter
+def facing_primary(turn) -> str:
+    """The class that shows a member's picture the way its group's primary faces (``facing-N`` undoes the turn by
+    applying ``Image.Transpose`` N; see vam.css), "" when it faces that way already."""
+    if turn is None or int(turn) == dihedral.IDENTITY:
+        return ""
+    undo = dihedral.inverse(int(turn))
+    square = " square" if undo in dihedral.SWAPS_AXES else ""  # a quarter turn keeps its box inside the card
+    return f"facing-{undo}{square}"

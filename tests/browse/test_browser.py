@@ -117,3 +117,44 @@ def test_browse_from_the_timeline_to_an_asset_and_review_duplicates(server, brow
     for path, name in ((f"/catalogs/{catalog.pk}/dates/", "date-review"), (f"/catalogs/{catalog.pk}/problems/",
                                                                           "problems")):  # fmt: skip
         visit(browser, server, path, name)
+
+
+def test_review_names_each_edit_and_shows_turned_copies_facing_like_the_original(server, browser, tmp_path):  # noqa: F811
+    from PIL import Image
+
+    get_user_model().objects.create_user("olga", password="correct horse")
+    library = tmp_path / "photos"
+    (library / "edits").mkdir(parents=True)
+    original = Image.open(FLOWER)
+    original.save(library / "flower.jpg", exif=original.info["exif"])
+    original.transpose(Image.Transpose.ROTATE_90).save(library / "edits" / "turned.jpg", quality=90)
+    original.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(library / "edits" / "mirrored.jpg", quality=90)
+    catalog, _ = analyze(tmp_path / "catalog", library)
+    group = DuplicateGroup.objects.get(catalog=catalog, kind="similar")
+
+    browser.get(server + f"/duplicates/{group.pk}/")
+    browser.find_element(By.NAME, "username").send_keys("olga")
+    browser.find_element(By.NAME, "password").send_keys("correct horse")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".member .edit"))
+    shoot(browser, "review_edits")
+    cards = {
+        card.find_element(By.CSS_SELECTOR, ".path").text.rsplit("/", 1)[1]: card
+        for card in browser.find_elements(By.CSS_SELECTOR, ".member")
+    }
+    assert cards["turned.jpg"].find_element(By.CSS_SELECTOR, ".edit").text.startswith("Turned 90° to the left")
+    assert cards["mirrored.jpg"].find_element(By.CSS_SELECTOR, ".edit").text.startswith("Mirrored")
+    assert "primary" in cards["flower.jpg"].get_attribute("class")
+
+    def transform(name: str) -> str:
+        image = cards[name].find_element(By.TAG_NAME, "img")
+        return browser.execute_script("return getComputedStyle(arguments[0]).transform", image)
+
+    assert transform("flower.jpg") == "none"
+
+    def matrix(name: str) -> list[float]:
+        return [round(float(x), 6) for x in transform(name).removeprefix("matrix(").rstrip(")").split(",")]
+
+    # Turned back clockwise by a quarter (cos 90° = 0, sin 90° = 1), and mirrored back.
+    assert matrix("turned.jpg")[:4] == [0.0, 1.0, -1.0, 0.0]
+    assert matrix("mirrored.jpg")[:4] == [-1.0, 0.0, 0.0, 1.0]
