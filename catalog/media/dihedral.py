@@ -117,3 +117,11 @@ def unpack(variants: bytes) -> tuple[np.ndarray, np.ndarray]:
     """(dHashes, pHashes) of the seven turns, as two uint64 arrays of 7."""
     words = np.frombuffer(variants, dtype=">u8").astype(np.uint64).reshape(len(TURNS), 2)
     return words[:, 0], words[:, 1]
+
+
+def unpack_many(rows: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 7) dHash and pHash variant arrays of many pictures; zeros for rows without variants (one buffer)."""
+    empty = bytes(VARIANT_BYTES)
+    joined = b"".join(raw if raw and len(raw) == VARIANT_BYTES else empty for raw in rows)
+    words = np.frombuffer(joined, dtype=">u8").astype(np.uint64).reshape(len(rows), len(TURNS), 2)
+    return np.ascontiguousarray(words[:, :, 0]), np.ascontiguousarray(words[:, :, 1])

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from catalog.media.dihedral import IDENTITY, WORDS, compose, inverse
+from catalog.media.dihedral import IDENTITY, WORDS, compose, inverse, unpack_many
 from catalog.media.progress import NullReporter, ProgressReporter
 from catalog.media.words import counted
 from catalog.models import (
@@ -44,7 +44,6 @@ from catalog.services.edits import (
     edited_pairs,
     relation_of,
     turn_minority,
-    unpack_all,
 )
 from catalog.services.locks import with_catalog_lock
 from catalog.services.stats import catalog_stats_refresh
@@ -246,7 +245,7 @@ def _load_contents(catalog: Catalog) -> Contents:
         capture.append((taken, model) if taken is not None and source in EXIF_DATE_SOURCES and model else None)
         size.append((width or 0, height or 0))
     fine_array = np.frombuffer(bytes(fine), dtype=np.uint8).reshape(len(shas), FINE_BYTES)
-    variant_d, variant_p = unpack_all(variants)
+    variant_d, variant_p = unpack_many(variants)
     return Contents(
         shas, np.array(dhash, dtype=np.int64), np.array(phash, dtype=np.int64), fine_array, variant_d, variant_p,
         capture, size,

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from catalog.media.dihedral import FLIP_LEFT_RIGHT, IDENTITY, WORDS, compose, inverse, unpack, variant_hashes
+from catalog.media.dihedral import FLIP_LEFT_RIGHT, IDENTITY, WORDS, compose, inverse, variant_hashes
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, Catalog
 from catalog.similarity.confirm import Alignment, align, turned_alike
@@ -137,7 +137,7 @@ def edited_pairs(contents: Contents, plain: Pairs, refused: Pairs, degenerate: n
     if len(keep) > 1:
         turned = turned_pairs(
             contents.dhash[keep], contents.phash[keep], contents.variant_d[keep], contents.variant_p[keep],
-            max_d=max(4, thresholds.dhash * 3 // 8), max_p=max(2, thresholds.phash * 3 // 8),
+            max_d=max(4, thresholds.dhash * 3 // 8), max_p=max(2, thresholds.phash // 4),
         )  # fmt: skip
         for i, j, turn in zip(keep[turned.i].tolist(), keep[turned.j].tolist(), turned.turn.tolist(), strict=True):
             candidates.append((i, j, int(turn)))
@@ -281,13 +281,3 @@ def backfill_variants(catalog: Catalog, limit: int = 200_000) -> int:
         Asset.objects.filter(catalog=catalog, sha256=sha, hash_variants__isnull=True).update(hash_variants=variants)
         done += 1
     return done
-
-
-def unpack_all(rows: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 7) dHash and pHash variant arrays; zeros for rows without variants."""
-    d = np.zeros((len(rows), 7), dtype=np.uint64)
-    p = np.zeros((len(rows), 7), dtype=np.uint64)
-    for node, raw in enumerate(rows):
-        if raw and len(raw) == 112:
-            d[node], p[node] = unpack(bytes(raw))
-    return d, p

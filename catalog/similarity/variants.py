@@ -62,18 +62,20 @@ def turned_pairs(
     if n < 2:
         return _empty()
     vd, vp = as_uint64(variant_d).reshape(n, len(TURNS)), as_uint64(variant_p).reshape(n, len(TURNS))
-    has = (vd != 0).any(axis=1) | (vp != 0).any(axis=1)
-    query_row = np.repeat(np.arange(n, dtype=np.int64), len(TURNS))
-    query_turn = np.tile(np.arange(len(TURNS), dtype=np.int64), n)
-    keep = has[query_row]
-    query_row, query_turn = query_row[keep], query_turn[keep]
-    qd, qp = vd[query_row, query_turn], vp[query_row, query_turn]
+    # Query q is row q // 7's variant q % 7 (row-major: no gather); rows without variants (all zero) ask nothing.
+    qd, qp = vd.reshape(-1), vp.reshape(-1)
+    empty = ~((vd != 0).any(axis=1) | (vp != 0).any(axis=1))
+    asking = np.flatnonzero(~np.repeat(empty, len(TURNS))) if empty.any() else None
+    if asking is not None:
+        qd, qp = qd[asking], qp[asking]
+    query_row = (asking if asking is not None else np.arange(len(qp), dtype=np.int64)) // len(TURNS)
+    query_turn = (asking if asking is not None else np.arange(len(qp), dtype=np.int64)) % len(TURNS)
     layout = _chunk_layout(max_p)
     found_q, found_j = [], []
     for index, (shift, bits, radius) in enumerate(layout):
         mask_bits = np.uint64((1 << bits) - 1)
-        key = ((p64 >> np.uint64(shift)) & mask_bits).astype(np.int64)
-        qkey = ((qp >> np.uint64(shift)) & mask_bits).astype(np.int64)
+        key = ((p64 >> np.uint64(shift)) & mask_bits).view(np.int64)  # below 2**22: the same value signed
+        qkey = ((qp >> np.uint64(shift)) & mask_bits).view(np.int64)
         order = np.argsort(key, kind="stable")
         starts = np.zeros((1 << bits) + 1, dtype=np.int64)
         np.cumsum(np.bincount(key, minlength=1 << bits), out=starts[1:])

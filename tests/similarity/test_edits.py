@@ -104,3 +104,11 @@ def test_a_turned_copy_is_confirmed_only_turned_the_right_way(flower):
     turned = flower.transpose(Image.Transpose.ROTATE_270)
     assert turned_alike(flower, turned, Image.Transpose.ROTATE_270, 56, 56)
     assert not turned_alike(flower, turned, Image.Transpose.ROTATE_90, 56, 56)
+
+
+def test_many_pictures_variants_unpack_in_one_buffer_with_zeros_for_pictures_without(flower):
+    variants = dihedral.variant_hashes(flower.convert("L"))
+    d, p = dihedral.unpack_many([variants, None, b"short"])
+    one_d, one_p = dihedral.unpack(variants)
+    assert (d[0] == one_d).all() and (p[0] == one_p).all()
+    assert not d[1:].any() and not p[1:].any()
