@@ -74,43 +74,36 @@ def inverse(transform: int) -> int:
     return next(t for t in (*TURNS, IDENTITY) if compose(transform, t) == IDENTITY)
 
 
-def _bits(bits: np.ndarray) -> int:
-    return int.from_bytes(np.packbits(bits.reshape(-1)).tobytes(), "big")
-
-
 def variant_hashes(gray: Image.Image) -> bytes:
     """dHash and pHash (imagehash's algorithms, as ``hashing.dhash``/``phash``) of each of the seven turns and
-    mirrors of ``gray``, in ``TURNS`` order: 16 bytes each."""
+    mirrors of ``gray``, in ``TURNS`` order: 16 bytes each (dHash then pHash, big-endian)."""
     wide = np.asarray(gray.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
     tall = np.asarray(gray.resize((8, 9), Image.Resampling.LANCZOS), dtype=np.int16)  # 9 rows of 8
     pixels = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
     low = np.round(_DCT32 @ pixels @ _DCT32.T, 6)
-    out = bytearray()
-    for transform in TURNS:
-        small = apply(tall if transform in SWAPS_AXES else wide, transform)
-        coefficients = _dct_variant(low, transform)
-        d = _bits(small[:, 1:] > small[:, :-1])
-        p = _bits(coefficients > np.median(coefficients))
-        out += d.to_bytes(8, "big") + p.to_bytes(8, "big")
-    return bytes(out)
+    small = np.stack([apply(tall if turn in SWAPS_AXES else wide, turn) for turn in TURNS])  # (7, 8, 9)
+    d_bits = (small[:, :, 1:] > small[:, :, :-1]).reshape(len(TURNS), 64)
+    coefficients = np.where(_SWAPPED[:, None, None], low.T[None], low[None]) * _SIGNS  # (7, 8, 8)
+    flat = coefficients.reshape(len(TURNS), 64)
+    p_bits = flat > np.median(flat, axis=1, keepdims=True)
+    return np.concatenate([np.packbits(d_bits, axis=1), np.packbits(p_bits, axis=1)], axis=1).tobytes()
 
 
-def _dct_variant(low: np.ndarray, transform: int) -> np.ndarray:
-    """The 8x8 low DCT coefficients of the turned picture, from those of the picture: a mirror negates the odd
-    frequencies along its axis, a quarter turn transposes."""
+def _signs(transform: int) -> np.ndarray:
+    """The signs a turn gives the 8x8 low DCT coefficients (after the transposition, for a quarter turn): a mirror
+    negates the odd frequencies along its axis (the DCT-II of a reversed row is the row's with odd terms negated)."""
+    remaining = compose(TRANSPOSE, transform) if transform in SWAPS_AXES else transform
     odd = np.where(np.arange(8) % 2 == 1, -1.0, 1.0)
-    result = apply(low, IDENTITY)
-    if transform in SWAPS_AXES:
-        result = result.T
-        # After the transposition the remaining flips are those of apply(transposed, …): read them from a probe.
-        remaining = compose(TRANSPOSE, transform)
-    else:
-        remaining = transform
+    signs = np.ones((8, 8))
     if remaining in (FLIP_LEFT_RIGHT, ROTATE_180):
-        result = result * odd[None, :]
+        signs = signs * odd[None, :]
     if remaining in (FLIP_TOP_BOTTOM, ROTATE_180):
-        result = result * odd[:, None]
-    return result
+        signs = signs * odd[:, None]
+    return signs
+
+
+_SWAPPED = np.array([turn in SWAPS_AXES for turn in TURNS])
+_SIGNS = np.stack([_signs(turn) for turn in TURNS])
 
 
 def unpack(variants: bytes) -> tuple[np.ndarray, np.ndarray]:
