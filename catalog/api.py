@@ -376,6 +376,8 @@ def group_detail(group: DuplicateGroup) -> dict[str, Any]:
                 "distance": member.distance,
                 "phash_distance": member.phash_distance,
                 "quality_score": member.quality_score,
+                "edit": member.edit,
+                "turn": member.turn,
                 "primary": member.asset_id == group.primary_id,
                 "thumbnail": reverse("catalog:api-asset-thumbnail", args=[member.asset_id]),
             }

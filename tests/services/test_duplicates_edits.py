@@ -141,3 +141,16 @@ def test_a_primary_chosen_by_hand_turns_the_other_members_relations_with_it(tmp_
     assert (member("original").turn, member("original").edit) == (Image.Transpose.ROTATE_270, "turned 90° to the right")
     assert (member("turned_right").turn, member("turned_right").edit) == (Image.Transpose.ROTATE_180, "turned 180°")
     assert (member("turned_left").turn, member("turned_left").edit) == (IDENTITY, "")
+
+
+def test_the_api_says_how_each_member_was_edited(tmp_path, edited, client, admin_user):
+    from django.urls import reverse
+
+    catalog, _ = analyze(tmp_path / "catalog", tmp_path / "photos")
+    group = DuplicateGroup.objects.get(catalog=catalog, kind="similar")
+    client.force_login(admin_user)
+    members = client.get(reverse("catalog:api-duplicate", args=[group.pk])).json()["members"]
+    by_name = {Path(member["path"]).stem: (member["edit"], member["turn"]) for member in members}
+    assert by_name["flower"] == ("", IDENTITY)
+    assert by_name["turned_right"] == ("turned 90° to the right", Image.Transpose.ROTATE_270)
+    assert by_name["framed"] == ("framed", IDENTITY)
