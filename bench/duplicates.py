@@ -23,18 +23,18 @@ the fine check. ``faiss`` is IndexBinaryFlat (brute force, on every core faiss's
 ``--flat-max`` hashes it is skipped with a note. When several methods ran on one N, their pairs and groups are
 compared (count and digest).
 
-``quality`` analyzes the corpus folder into a fresh temporary catalog (``manage.py analyze TMP -s CORPUS
---no-thumbnails``, so a new catalog row every run), exports the duplicate groups and scores them against
-``CORPUS/dupes/GROUND_TRUTH.tsv`` the way ``shared/tools/corpus_score.py`` does: recall by ``expect`` class
-over the pairs of each ground-truth group (both files not ``distinct``; the class is the harder of the two),
-wrong pairs (both files in the ground truth, different groups: this counts every pair that joins a hard negative
-to the group it must stay out of), those hard-negative pairs on their own, and, for information, found pairs
-with a file outside the ground truth (listed: they are often copies the ground truth does not name). To show
-where the misses come from, it reads the hashes analyze stored (``manage.py shell -c``) and prints, per class
-and transform, the missed pairs with the first bound each one fails (64-bit, fine, or none: split by the
-grouping), and how close each hard negative comes to the group it must stay out of. With ``DATABASE_URL`` set
-the run uses that database (and needs ``SECRET_KEY``) and deletes its catalog row at the end (``manage.py shell
--c``) unless ``--keep``; without it the embedded SQLite default is created and migrated in the temporary folder
+``quality`` analyzes the corpus folder into a fresh temporary catalog (``manage.py analyze TMP -s CORPUS``, so a new
+catalog row every run, with thumbnails: edited copies are confirmed on them), exports the duplicate groups and
+scores them against ``CORPUS/dupes/GROUND_TRUTH.tsv`` the way ``shared/tools/corpus_score.py`` does: recall by
+``expect`` class over the pairs of each ground-truth group (both files not ``distinct``; the class is the harder of
+the two), wrong pairs (both files in the ground truth, different groups: this counts every pair that joins a hard
+negative to the group it must stay out of), those hard-negative pairs on their own, and, for information, found
+pairs with a file outside the ground truth (listed: they are often copies the ground truth does not name). To show
+where the misses come from, it reads the hashes analyze stored (``manage.py shell -c``) and prints, per class and
+transform, the missed pairs with the first bound each one fails (64-bit, fine, or none: split by the grouping), and
+how close each hard negative comes to the group it must stay out of. With ``DATABASE_URL`` set the run uses that
+database (and needs ``SECRET_KEY``) and deletes its catalog row at the end (``manage.py shell -c``) unless
+``--keep``; without it the embedded SQLite default is created and migrated in the temporary folder
 (``VAM_DATA_DIR``), never in the repository's ``var/``.
 
 The last lines of each command's output are ``key=value`` pairs for scripts.
@@ -607,7 +607,7 @@ def quality(args: argparse.Namespace) -> list[tuple[str, str]]:
     try:
         if embedded:
             manage(["migrate", "--noinput", "-v", "0"], env, "migrate")
-        analyze = ["analyze", catalog, "-s", corpus, "--no-thumbnails"]
+        analyze = ["analyze", catalog, "-s", corpus]
         if args.threshold is not None:
             analyze += ["--threshold", str(args.threshold)]
         began = time.perf_counter()

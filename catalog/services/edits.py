@@ -16,7 +16,7 @@ confirmed pair comes with its relation: the turn from the first picture to the s
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 SAME_CAPTURE_LIMIT = 40  # contents per capture second looked at pairwise (more is a burst, or a robot)
 CONFIRM_LIMIT = 20_000  # candidate pairs confirmed per run; more are left for the next run (logged)
 THUMBNAIL_SIZES = (512, 256)
+THUMBNAILS_KEPT = 256  # thumbnails kept open (about 60 MB of 512 px grey pictures)
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,14 @@ class Confirmer:
         self.root = catalog.thumbnails_dir
         self.shas = shas
         self.thresholds = thresholds
-        self.cache: dict[int, Image.Image | None] = {}
+        self.cache: OrderedDict[int, Image.Image | None] = OrderedDict()  # the last THUMBNAILS_KEPT opened
 
     def picture(self, node: int) -> Image.Image | None:
-        if node not in self.cache:
+        if node in self.cache:
+            self.cache.move_to_end(node)
+        else:
+            if len(self.cache) >= THUMBNAILS_KEPT:
+                self.cache.popitem(last=False)
             self.cache[node] = None
             for size in THUMBNAIL_SIZES:
                 for fmt in ("webp", "jpeg"):
@@ -141,7 +146,13 @@ def edited_pairs(contents: Contents, plain: Pairs, refused: Pairs, degenerate: n
         )  # fmt: skip
         for i, j, turn in zip(keep[turned.i].tolist(), keep[turned.j].tolist(), turned.turn.tolist(), strict=True):
             candidates.append((i, j, int(turn)))
-    candidates += [(i, j, None) for i, j in zip(refused.i.tolist(), refused.j.tolist(), strict=True)]
+    # Refused pairs of one pixel size are look-alikes (a burst, a stereo rig): a crop, a frame or a straightened
+    # copy changes the size. Only the others are worth keypoints.
+    candidates += [
+        (i, j, None)
+        for i, j in zip(refused.i.tolist(), refused.j.tolist(), strict=True)
+        if contents.size[i] != contents.size[j]
+    ]
     candidates += [(i, j, None) for i, j in _same_capture(contents, degenerate)]
     tried: set[tuple[int, int]] = set()
     _confirm(candidates, known, tried, relations, confirmer)
@@ -149,14 +160,8 @@ def edited_pairs(contents: Contents, plain: Pairs, refused: Pairs, degenerate: n
     # too far off (a crop and the original's EXIF-less export): the neighbours (plain or confirmed) of the files a
     # copy was confirmed with are candidates too, each confirmed like the others. Never a chain: only what is
     # confirmed joins.
-    neighbours: dict[int, set[int]] = defaultdict(set)
-    for i, j in known:
-        neighbours[i].add(j)
-        neighbours[j].add(i)
     for _ in range(2):
-        for i, j in relations:
-            neighbours[i].add(j)
-            neighbours[j].add(i)
+        neighbours = _neighbours(plain, relations)
         found = [
             (min(x, z), max(x, z), None)
             for (i, j) in list(relations)
@@ -176,6 +181,17 @@ def edited_pairs(contents: Contents, plain: Pairs, refused: Pairs, degenerate: n
     d = np.array([_distance(contents.dhash[x], contents.dhash[y]) for x, y in keys], dtype=np.uint8)
     p = np.array([_distance(contents.phash[x], contents.phash[y]) for x, y in keys], dtype=np.uint8)
     return Pairs(a, b, d, p), relations
+
+
+def _neighbours(plain: Pairs, relations: Relations) -> dict[int, set[int]]:
+    """The plain and confirmed neighbours of the contents in ``relations`` (only the plain pairs that touch them)."""
+    neighbours: dict[int, set[int]] = defaultdict(set)
+    involved = np.array(sorted({node for pair in relations for node in pair}), dtype=np.int64)
+    near = np.isin(plain.i, involved) | np.isin(plain.j, involved)
+    for i, j in [*zip(plain.i[near].tolist(), plain.j[near].tolist(), strict=True), *relations]:
+        neighbours[i].add(j)
+        neighbours[j].add(i)
+    return neighbours
 
 
 def _confirm(candidates, known: set, tried: set, relations: Relations, confirmer: Confirmer) -> None:
