@@ -293,6 +293,32 @@ class NotDuplicate(models.Model):
         return f"{self.sha256_a[:12]} ≠ {self.sha256_b[:12]}"
 
 
+class EditCheck(models.Model):
+    """What the keypoint or turn test said of two contents (``catalog.services.edits``): kept so that a later run
+    asks each pair once. ``test`` is the test and its bounds ("align/56/56", "turn 2/56/56"); ``first_is_a``
+    says which of the two the relation is measured from."""
+
+    catalog = models.ForeignKey(Catalog, on_delete=models.CASCADE, related_name="edit_checks")
+    sha256_a = models.CharField(max_length=64)
+    sha256_b = models.CharField(max_length=64, help_text="sorted: sha256_a < sha256_b")
+    test = models.CharField(max_length=32)
+    same = models.BooleanField(help_text="the two show the same picture")
+    first_is_a = models.BooleanField(default=True)
+    turn = models.PositiveSmallIntegerField(default=7)
+    words = models.CharField(max_length=64, blank=True, default="")
+    derived = models.BooleanField(default=False)
+    checked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["catalog", "sha256_a", "sha256_b", "test"], name="edit_check_unique"),
+            models.CheckConstraint(condition=models.Q(sha256_a__lt=models.F("sha256_b")), name="edit_check_sorted"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sha256_a[:12]} {'=' if self.same else '≠'} {self.sha256_b[:12]} ({self.test})"
+
+
 class StepState(models.TextChoices):
     DRAFT = "draft", "Draft"  # written while the plan is computed; all become PLANNED at once when it is complete
     PLANNED = "planned", "Planned"

@@ -25,7 +25,7 @@ from PIL import Image
 
 from catalog.media.dihedral import FLIP_LEFT_RIGHT, IDENTITY, WORDS, compose, inverse, variant_hashes
 from catalog.media.thumbnails import thumbnail_path
-from catalog.models import Asset, Catalog
+from catalog.models import Asset, AssetStatus, Catalog, EditCheck
 from catalog.similarity.confirm import Alignment, align, turned_alike
 from catalog.similarity.grouping import Thresholds
 from catalog.similarity.search import Pairs
@@ -34,7 +34,8 @@ from catalog.similarity.variants import turned_pairs
 logger = logging.getLogger(__name__)
 
 SAME_CAPTURE_LIMIT = 40  # contents per capture second looked at pairwise (more is a burst, or a robot)
-CONFIRM_LIMIT = 20_000  # candidate pairs confirmed per run; more are left for the next run (logged)
+CONFIRM_LIMIT = 20_000  # candidate pairs looked at per run; more are left for the next run (logged)
+CHECKS_VERSION = "v1"  # of the tests: stored results of another version are asked again
 THUMBNAIL_SIZES = (512, 256)
 THUMBNAILS_KEPT = 256  # thumbnails kept open (about 60 MB of 512 px grey pictures)
 
@@ -78,9 +79,14 @@ class Confirmer:
     """Thumbnails of one catalog, opened once each, and the two tests of ``catalog.similarity.confirm``."""
 
     def __init__(self, catalog: Catalog, shas: list[str], thresholds: Thresholds) -> None:
+        self.catalog = catalog
         self.root = catalog.thumbnails_dir
         self.shas = shas
         self.thresholds = thresholds
+        self.bounds = f"{CHECKS_VERSION}/{thresholds.fine_dhash}/{thresholds.fine_phash}"
+        rows = EditCheck.objects.filter(catalog=catalog, test__endswith=self.bounds)
+        self.checked = {(row.sha256_a, row.sha256_b, row.test): row for row in rows.iterator(chunk_size=5000)}
+        self.new: list[EditCheck] = []
         self.cache: OrderedDict[int, Image.Image | None] = OrderedDict()  # the last THUMBNAILS_KEPT opened
 
     def picture(self, node: int) -> Image.Image | None:
@@ -103,6 +109,52 @@ class Confirmer:
                 if self.cache[node] is not None:
                     break
         return self.cache[node]
+
+    def check(self, i: int, j: int, turn: int | None) -> tuple[int, Relation] | None:
+        """The relation of contents i < j by the turn test (``turn``) or the keypoint test (None), as (the content
+        it is measured from, relation), or None when they are not the same picture; each pair is tested once
+        per catalog, bounds and version of the tests (``EditCheck``)."""
+        test = f"{'align' if turn is None else f'turn {turn}'}/{self.bounds}"
+        a, b = self.shas[i], self.shas[j]
+        if a > b:
+            i, j, a, b = j, i, b, a
+        row = self.checked.get((a, b, test))
+        if row is not None:
+            return ((i if row.first_is_a else j), Relation(row.turn, row.words, row.derived)) if row.same else None
+        found = self._test(i, j, turn)
+        first, relation = found if found is not None else (i, Relation())
+        self.new.append(EditCheck(
+            catalog=self.catalog, sha256_a=a, sha256_b=b, test=test, same=found is not None, first_is_a=first == i,
+            turn=relation.turn, words=relation.words[:64], derived=relation.derived,
+        ))  # fmt: skip
+        return found
+
+    def _test(self, i: int, j: int, turn: int | None) -> tuple[int, Relation] | None:
+        if turn is not None:
+            relation = self.turned(i, j, turn)
+            return (i, relation) if relation is not None else None
+        # Either may hold more of the picture: the way round where the second is the edit (or, for two different
+        # crops of one picture, where neither is) says what was done.
+        partial = None
+        for first, second in ((i, j), (j, i)):
+            aligned = self.aligned(first, second)
+            if aligned is not None and not aligned[0].wider:
+                return first, _aligned_relation(*aligned)
+            partial = partial or (aligned and (first, aligned))
+        if partial:
+            first, (alignment, found_turn) = partial
+            return first, _aligned_relation(alignment, found_turn)
+        return None
+
+    def save(self) -> None:
+        """Keep the new test results; forget those of contents the catalog no longer has."""
+        EditCheck.objects.bulk_create(self.new, batch_size=1000, ignore_conflicts=True)
+        self.new = []
+        live = Asset.objects.filter(catalog=self.catalog).exclude(status=AssetStatus.MISSING).values("sha256")
+        gone = EditCheck.objects.filter(catalog=self.catalog)
+        gone.exclude(sha256_a__in=live).delete()
+        gone.exclude(sha256_b__in=live).delete()
+        EditCheck.objects.filter(catalog=self.catalog).exclude(test__endswith=self.bounds).delete()
 
     def turned(self, first: int, second: int, turn: int) -> Relation | None:
         a, b = self.picture(first), self.picture(second)
@@ -203,24 +255,9 @@ def _confirm(candidates, known: set, tried: set, relations: Relations, confirmer
             logger.warning("duplicates: more than %s candidate pairs to confirm; the rest wait", CONFIRM_LIMIT)
             return
         tried.add((i, j))
-        if turn is not None:
-            relation = confirmer.turned(i, j, turn)
-            if relation is not None:
-                relations[(i, j)] = (i, relation)
-            continue
-        # Either may hold more of the picture: the way round where the second is the edit (or, for two different
-        # crops of one picture, where neither is) says what was done.
-        partial = None
-        for first, second in ((i, j), (j, i)):
-            aligned = confirmer.aligned(first, second)
-            if aligned is not None and not aligned[0].wider:
-                relations[(i, j)] = (first, _aligned_relation(*aligned))
-                break
-            partial = partial or (aligned and (first, aligned))
-        else:
-            if partial:
-                first, (alignment, found_turn) = partial
-                relations[(i, j)] = (first, _aligned_relation(alignment, found_turn))
+        found = confirmer.check(i, j, turn)
+        if found is not None:
+            relations[(i, j)] = found
 
 
 def relation_of(relations: Relations, primary: int, member: int) -> Relation:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from catalog.media.dihedral import IDENTITY
-from catalog.models import DuplicateGroup, DuplicateMember
+from catalog.models import Asset, DuplicateGroup, DuplicateMember
 from tests.conftest import FIXTURES
 from tests.services.helpers import analyze, asset_at
 
@@ -154,3 +154,26 @@ def test_the_api_says_how_each_member_was_edited(tmp_path, edited, client, admin
     assert by_name["flower"] == ("", IDENTITY)
     assert by_name["turned_right"] == ("turned 90° to the right", Image.Transpose.ROTATE_270)
     assert by_name["framed"] == ("framed", IDENTITY)
+
+
+def test_each_pair_is_tested_once_and_a_later_run_reads_what_the_test_said(tmp_path, edited, monkeypatch):
+    from catalog.models import EditCheck
+    from catalog.services import edits
+    from catalog.services.duplicates import catalog_find_duplicates
+
+    catalog, _ = analyze(tmp_path / "catalog", tmp_path / "photos")
+    first = reasons(catalog, edited)
+    assert EditCheck.objects.filter(catalog=catalog, same=True).exists()
+    assert EditCheck.objects.filter(catalog=catalog, same=False).exists()  # the look-alikes were tested too
+    calls = []
+    monkeypatch.setattr(edits, "align", lambda *args: calls.append(args))
+    monkeypatch.setattr(edits, "turned_alike", lambda *args: calls.append(args))
+
+    catalog_find_duplicates(catalog=catalog)
+
+    assert calls == [] and reasons(catalog, edited) == first
+    edited["cropped"].unlink()  # a content gone: what was said of it goes too
+    analyze(tmp_path / "catalog", tmp_path / "photos")
+    gone = Asset.objects.get(catalog=catalog, path=str(edited["cropped"])).sha256
+    assert not EditCheck.objects.filter(catalog=catalog, sha256_a=gone).exists()
+    assert not EditCheck.objects.filter(catalog=catalog, sha256_b=gone).exists()
