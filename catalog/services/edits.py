@@ -206,7 +206,7 @@ def edited_pairs(contents: Contents, plain: Pairs, refused: Pairs, degenerate: n
         if contents.size[i] != contents.size[j]
     ]
     candidates += [(i, j, None) for i, j in _same_capture(contents, degenerate)]
-    tried: set[tuple[int, int]] = set()
+    tried: set[tuple[int, int, bool]] = set()
     _confirm(candidates, known, tried, relations, confirmer)
     # An edited copy must pair with every member of its group, also with copies that have no EXIF and plain hashes
     # too far off (a crop and the original's EXIF-less export): the neighbours (plain or confirmed) of the files a
@@ -249,12 +249,14 @@ def _neighbours(plain: Pairs, relations: Relations) -> dict[int, set[int]]:
 def _confirm(candidates, known: set, tried: set, relations: Relations, confirmer: Confirmer) -> None:
     """Confirm each candidate (i, j, turn or None) not decided yet; the confirmed ones go into ``relations``."""
     for i, j, turn in candidates:
-        if (i, j) in known or (i, j) in tried:
+        # A pair the turn test refused may still be a crop of a turned copy: the keypoint test gets its own try.
+        attempt = (i, j, turn is None)
+        if (i, j) in known or (i, j) in relations or attempt in tried:
             continue
         if len(tried) >= CONFIRM_LIMIT:
             logger.warning("duplicates: more than %s candidate pairs to confirm; the rest wait", CONFIRM_LIMIT)
             return
-        tried.add((i, j))
+        tried.add(attempt)
         found = confirmer.check(i, j, turn)
         if found is not None:
             relations[(i, j)] = found
