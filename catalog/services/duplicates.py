@@ -342,7 +342,17 @@ def _plain_edit(member: _Member, primary: _Member) -> str:
     if member.sha256 == primary.sha256:
         return ""
     a, b = member.candidate, primary.candidate
-    return "recompressed" if (a.width, a.height) == (b.width, b.height) else "resized"
+    if (a.width, a.height) == (b.width, b.height):
+        return "recompressed"
+    if (
+        a.width
+        and a.height
+        and b.width
+        and b.height
+        and abs(a.width / a.height - b.width / b.height) > 0.01 * (b.width / b.height)
+    ):
+        return "cropped"  # a small crop the plain rule already finds: the shape changed, not only the size
+    return "resized"
 
 
 def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:

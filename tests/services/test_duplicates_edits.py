@@ -177,3 +177,24 @@ def test_each_pair_is_tested_once_and_a_later_run_reads_what_the_test_said(tmp_p
     gone = Asset.objects.get(catalog=catalog, path=str(edited["cropped"])).sha256
     assert not EditCheck.objects.filter(catalog=catalog, sha256_a=gone).exists()
     assert not EditCheck.objects.filter(catalog=catalog, sha256_b=gone).exists()
+
+
+def test_a_crop_and_a_turned_copy_without_exif_still_pair_with_each_other(tmp_path):
+    """Neither keeps the camera's EXIF: the crop is a plain near duplicate (named by its shape), the turned copy is
+    found through its hash variant, and the two pair with each other through the keypoint test."""
+    library = tmp_path / "photos"
+    library.mkdir()
+    picture = Image.open(ORIGINAL).convert("RGB")  # pixels only: no EXIF anywhere
+    width, height = picture.size
+    files = {
+        "original": picture,
+        "turned": picture.transpose(Image.Transpose.ROTATE_270),
+        "cropped": picture.crop((0, int(0.04 * height), width, height)),  # close enough for the plain rule
+    }
+    paths = {}
+    for name, image in files.items():
+        paths[name] = library / f"{name}.jpg"
+        image.save(paths[name], "JPEG", quality=90)
+    catalog, _ = analyze(tmp_path / "catalog", library)
+
+    assert reasons(catalog, paths) == {"original": "primary", "turned": "turned 90° to the right", "cropped": "cropped"}
