@@ -27,8 +27,8 @@ from PIL import Image
 from . import exif as exif_meta
 from . import exiftool
 from .dates import DateCandidate
-from .dihedral import variant_hashes
-from .hashing import fine_hash, image_hashes, sha256_stream
+from .dihedral import hashes_with_variants
+from .hashing import fine_hash, sha256_stream
 from .isobmff import BoxError, items_outside
 from .sidecars import SidecarEntry, apply_sidecars
 from .thumbnails import DEFAULT_QUALITY, DEFAULT_SIZES, displayable, shrink_chain, write_thumbnail
@@ -550,9 +550,8 @@ def _derive(result: FileAnalysis, upright: Image.Image, options: AnalyzeOptions,
     for size, fitted in shrink_chain(image, wanted):
         if with_hashes and size == HASH_BASIS:
             gray = fitted.convert("L")
-            result.dhash, result.phash = image_hashes(gray)
+            result.dhash, result.phash, result.hash_variants = hashes_with_variants(gray)
             result.fine_hash = fine_hash(gray)
-            result.hash_variants = variant_hashes(gray)
         if size not in thumbnail_sizes:
             continue
         try:

@@ -77,6 +77,12 @@ def inverse(transform: int) -> int:
 def variant_hashes(gray: Image.Image) -> bytes:
     """dHash and pHash (imagehash's algorithms, as ``hashing.dhash``/``phash``) of each of the seven turns and
     mirrors of ``gray``, in ``TURNS`` order: 16 bytes each (dHash then pHash, big-endian)."""
+    return hashes_with_variants(gray)[2]
+
+
+def hashes_with_variants(gray: Image.Image) -> tuple[int, int, bytes]:
+    """The plain dHash and pHash (bit for bit ``hashing.image_hashes``) and the variants, from one set of resizes:
+    what analysis stores for every picture."""
     wide = np.asarray(gray.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
     tall = np.asarray(gray.resize((8, 9), Image.Resampling.LANCZOS), dtype=np.int16)  # 9 rows of 8
     pixels = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
@@ -86,7 +92,12 @@ def variant_hashes(gray: Image.Image) -> bytes:
     coefficients = np.where(_SWAPPED[:, None, None], low.T[None], low[None]) * _SIGNS  # (7, 8, 8)
     flat = coefficients.reshape(len(TURNS), 64)
     p_bits = flat > np.median(flat, axis=1, keepdims=True)
-    return np.concatenate([np.packbits(d_bits, axis=1), np.packbits(p_bits, axis=1)], axis=1).tobytes()
+    variants = np.concatenate([np.packbits(d_bits, axis=1), np.packbits(p_bits, axis=1)], axis=1).tobytes()
+    return _bits(wide[:, 1:] > wide[:, :-1]), _bits(low > np.median(low)), variants
+
+
+def _bits(bits: np.ndarray) -> int:
+    return int.from_bytes(np.packbits(bits.reshape(-1)).tobytes(), "big")
 
 
 def _signs(transform: int) -> np.ndarray:

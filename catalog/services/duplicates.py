@@ -166,12 +166,13 @@ def catalog_find_duplicates(
     rank[ordered] = np.arange(len(ordered))
     specs: list[_GroupSpec] = []
     cluster_of: dict[str, str] = {}
+    related = {node for pair in relations for node in pair}  # contents with an edited copy's relation
     for nodes in build_groups(len(shas), pairs, rank):
         group_shas = [shas[node] for node in nodes]
         key = _key("similar", group_shas)
         # The primary keeps the original: never an edit of another member, nor a copy turned from the way most
         # of the group faces, when an original is there.
-        edits = derived_of(relations, nodes) | turn_minority(relations, nodes)
+        edits = derived_of(relations, nodes) | turn_minority(relations, nodes) if related & set(nodes) else set()
         node_of = {shas[node]: node for node in nodes}
         specs.append(
             _GroupSpec(

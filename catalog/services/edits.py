@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, AssetStatus, Catalog, EditCheck
 from catalog.similarity.confirm import Alignment, align, turned_alike
 from catalog.similarity.grouping import Thresholds
-from catalog.similarity.search import Pairs
+from catalog.similarity.search import Pairs, as_uint64, popcount
 from catalog.similarity.variants import turned_pairs
 
 logger = logging.getLogger(__name__)
@@ -230,8 +231,9 @@ def edited_pairs(contents: Contents, plain: Pairs, refused: Pairs, degenerate: n
     keys = sorted(relations)
     a = np.array([key[0] for key in keys], dtype=np.int64)
     b = np.array([key[1] for key in keys], dtype=np.int64)
-    d = np.array([_distance(contents.dhash[x], contents.dhash[y]) for x, y in keys], dtype=np.uint8)
-    p = np.array([_distance(contents.phash[x], contents.phash[y]) for x, y in keys], dtype=np.uint8)
+    d64, p64 = as_uint64(contents.dhash), as_uint64(contents.phash)
+    d = popcount(d64[a] ^ d64[b]).astype(np.uint8)
+    p = popcount(p64[a] ^ p64[b]).astype(np.uint8)
     return Pairs(a, b, d, p), relations
 
 
@@ -273,11 +275,11 @@ def relation_of(relations: Relations, primary: int, member: int) -> Relation:
 
 def derived_of(relations: Relations, nodes: list[int]) -> set[int]:
     """The contents of a group that are an edit of another of its members (cropped, framed, straightened)."""
-    members = set(nodes)
     derived = set()
-    for (i, j), (first, relation) in relations.items():
-        if i in members and j in members and relation.derived:
-            derived.add(j if first == i else i)
+    for i, j in combinations(sorted(nodes), 2):
+        found = relations.get((i, j))
+        if found is not None and found[1].derived:
+            derived.add(j if found[0] == i else i)
     return derived
 
 
@@ -305,10 +307,6 @@ def _same_capture(contents: Contents, degenerate: np.ndarray) -> list[tuple[int,
                 if contents.size[a] != contents.size[b]:
                     pairs.append((min(a, b), max(a, b)))
     return pairs
-
-
-def _distance(a, b) -> int:
-    return ((int(a) ^ int(b)) & 0xFFFFFFFFFFFFFFFF).bit_count()
 
 
 def backfill_variants(catalog: Catalog, limit: int = 200_000) -> int:

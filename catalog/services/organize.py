@@ -481,14 +481,11 @@ class _Planner:
         return True if digest and safefs.holds(name, digest, size) else None
 
     def _content(self, step: OrganizeStep) -> tuple[str, int]:
-        """A file's sha256 and size: the catalog's for a media file, read now (once) for a sidecar."""
-        if step.kind == StepKind.MEDIA:
+        """``_content_of``, read once per sidecar for the whole plan."""
+        if step.sha256:
             return step.sha256, step.size
         if step.source not in self.digests:
-            try:
-                self.digests[step.source] = (safefs.sha256_file(step.source), os.path.getsize(step.source))
-            except OSError:
-                self.digests[step.source] = ("", 0)
+            self.digests[step.source] = _content_of(step)
         return self.digests[step.source]
 
 

@@ -22,7 +22,7 @@ from catalog.media.analyze import RAW_EXTENSIONS
 from catalog.models import Asset, AssetStatus, Catalog, PairKind
 
 PICTURE_EXTENSIONS = {"jpg", "jpeg", "heic", "heif", "hif"}
-VIDEO_EXTENSIONS = {"mov", "mp4"}
+LIVE_VIDEO_EXTENSIONS = {"mov", "mp4"}  # the video half of a Live Photo
 LIVE_PHOTO_SECONDS = 10.0
 BATCH = 2000
 
@@ -41,7 +41,7 @@ def pairs_for(rows: list[tuple[int, str, float | None, str]]) -> dict[int, tuple
     for pk, path, duration, content_id in rows:
         folder, stem, extension = _split(path)
         role = "raw" if extension in RAW_EXTENSIONS else "picture" if extension in PICTURE_EXTENSIONS else (
-            "video" if extension in VIDEO_EXTENSIONS else "")  # fmt: skip
+            "video" if extension in LIVE_VIDEO_EXTENSIONS else "")  # fmt: skip
         if role:
             by_name[(folder, stem)][role].append((path, pk))
             facts[pk] = (duration, content_id)

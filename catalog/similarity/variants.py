@@ -18,9 +18,7 @@ import numpy as np
 
 from catalog.media.dihedral import TURNS, inverse
 
-from .search import HASH_BITS, MAX_CANDIDATES, _masks, as_uint64, popcount
-
-CHUNKS = 3
+from .search import MAX_CANDIDATES, _chunks, _masks, as_uint64, popcount
 
 
 @dataclass(frozen=True)
@@ -36,18 +34,6 @@ class TurnedPairs:
 
     def __len__(self) -> int:
         return len(self.i)
-
-
-def _chunk_layout(radius: int) -> list[tuple[int, int, int]]:
-    """(shift, bits, radius) of three chunks whose radii satisfy Σ(r_i + 1) > radius."""
-    widths = [HASH_BITS // CHUNKS + (1 if k < HASH_BITS % CHUNKS else 0) for k in range(CHUNKS)]
-    budget = max(0, radius + 1 - CHUNKS)
-    radii = [budget // CHUNKS + (1 if k < budget % CHUNKS else 0) for k in range(CHUNKS)]
-    layout, shift = [], HASH_BITS
-    for width, r in zip(widths, radii, strict=True):
-        shift -= width
-        layout.append((shift, width, r))
-    return layout
 
 
 def turned_pairs(
@@ -70,7 +56,7 @@ def turned_pairs(
         qd, qp = qd[asking], qp[asking]
     query_row = (asking if asking is not None else np.arange(len(qp), dtype=np.int64)) // len(TURNS)
     query_turn = (asking if asking is not None else np.arange(len(qp), dtype=np.int64)) % len(TURNS)
-    layout = _chunk_layout(max_p)
+    layout = _chunks(max_p)
     found_q, found_j = [], []
     for index, (shift, bits, radius) in enumerate(layout):
         mask_bits = np.uint64((1 << bits) - 1)

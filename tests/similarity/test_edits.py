@@ -112,3 +112,13 @@ def test_many_pictures_variants_unpack_in_one_buffer_with_zeros_for_pictures_wit
     one_d, one_p = dihedral.unpack(variants)
     assert (d[0] == one_d).all() and (p[0] == one_p).all()
     assert not d[1:].any() and not p[1:].any()
+
+
+def test_the_plain_hashes_that_come_with_the_variants_are_those_of_hashing_bit_for_bit(flower):
+    from catalog.media.hashing import image_hashes
+
+    for size in ((256, 192), (120, 90), (33, 250)):
+        gray = flower.convert("L").resize(size)
+        d, p, variants = dihedral.hashes_with_variants(gray)
+        assert (d, p) == image_hashes(gray)
+        assert variants == dihedral.variant_hashes(gray)
