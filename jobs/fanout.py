@@ -8,6 +8,10 @@ batches too, so one worker listening on ``default`` alone still finishes; it als
 stopped reporting (killed, node gone) or that failed, up to ``MAX_ATTEMPTS`` claims. When no batch is left the
 service goes on to its last step, duplicate detection, and the job ends as usual.
 
+Workers on GPU nodes listen on the ``gpu`` queue. While one is alive, every batch is also put there: whichever
+worker claims a batch first runs it, and a GPU worker, once its batch is done, goes on claiming the job's pending
+batches (``gpu_batches``) with its CUDA context and engine already warm, so the fastest workers take the most.
+
 Analyze is idempotent (rows are upserts keyed by path), so a batch redone after a lost worker only costs time.
 Each claim bumps the batch's ``attempt``: a worker that lost its batch can no longer write to it, and what it had
 added to the job's ``current`` is subtracted when the batch is taken back.
@@ -18,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -28,11 +32,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from catalog.media.analyze import AnalyzeOptions
-from catalog.media.pool import pool_processes
+from catalog.media.pool import analyze_many, pool_processes
 from catalog.media.sidecars import SidecarEntry
 from catalog.media.walk import WalkEntry
 from catalog.models import Catalog
-from catalog.services.analyze import AnalyzeSummary, analyze_entries, analyze_options
+from catalog.services.analyze import AnalyzeSummary, Engine, analyze_entries, analyze_options
 from jobs.heartbeat import HEARTBEAT_STALE, batch_heartbeat
 from jobs.models import BatchStatus, Job, JobBatch, JobStatus
 from jobs.reporter import MIN_WRITE_SECONDS, RATE_WINDOW_SECONDS, WRITE_ITEMS, WRITE_SECONDS, job_push
@@ -41,6 +45,7 @@ from jobs.state import current_worker_name, uses_redis
 logger = logging.getLogger(__name__)
 
 ANALYSIS_QUEUE = "analysis"
+GPU_QUEUE = "gpu"
 HELP_AFTER_SECONDS = 2.0  # the job's own worker leaves the first batches to the others this long
 POLL_SECONDS = 0.5
 MAX_ATTEMPTS = 3
@@ -159,20 +164,44 @@ def _create_batches(job: Job, entries: list[WalkEntry], known: Mapping[int, froz
 def _enqueue(job: Job, batch_ids: list[int]) -> None:
     import django_rq
 
-    queue = django_rq.get_queue(ANALYSIS_QUEUE)
-    data = [
-        queue.prepare_data(
-            "jobs.tasks.run_batch",  # by name: the job code builds on this module, not the other way
-            args=(batch_id,),
-            job_id=f"{job.pk}-batch-{batch_id}",
-            timeout=settings.VAM_JOB_TIMEOUTS[job.kind],
-            result_ttl=3600,
-            failure_ttl=24 * 3600,
-        )
-        for batch_id in batch_ids
-    ]
-    for start in range(0, len(data), 500):
-        queue.enqueue_many(data[start : start + 500])
+    targets = [(ANALYSIS_QUEUE, "jobs.tasks.run_batch", "")]  # by name: the job code builds on this module
+    if gpu_workers_alive():
+        targets.append((GPU_QUEUE, "jobs.tasks.run_gpu_batch", "-gpu"))
+    for name, function, suffix in targets:
+        queue = django_rq.get_queue(name)
+        data = [
+            queue.prepare_data(
+                function,
+                args=(batch_id,),
+                job_id=f"{job.pk}-batch-{batch_id}{suffix}",
+                timeout=settings.VAM_JOB_TIMEOUTS[job.kind],
+                result_ttl=3600,
+                failure_ttl=24 * 3600,
+            )
+            for batch_id in batch_ids
+        ]
+        for start in range(0, len(data), 500):
+            queue.enqueue_many(data[start : start + 500])
+
+
+def gpu_workers_alive() -> bool:
+    """Whether a worker listening on the ``gpu`` queue sent its heartbeat lately (RQ's registry of workers)."""
+    import django_rq
+    from rq import Worker
+    from rq.utils import now
+
+    recent = now() - HEARTBEAT_STALE
+    workers = Worker.all(queue=django_rq.get_queue(GPU_QUEUE))
+    return any(worker.last_heartbeat is not None and worker.last_heartbeat >= recent for worker in workers)
+
+
+def gpu_batches(first: JobBatch) -> Iterator[JobBatch]:
+    """``first`` (claimed), then every batch of its job still pending, each claimed in turn: a GPU worker keeps
+    its device busy with one job's batches instead of waiting for their RQ jobs to reach it."""
+    batch: JobBatch | None = first
+    while batch is not None:
+        yield batch
+        batch = _claim(Q(job_id=first.job_id))
 
 
 def _claim(where: Q, *, stale_before=None, retry_failed: bool = False) -> JobBatch | None:
@@ -207,7 +236,9 @@ def batch_claim(batch_id: int) -> JobBatch | None:
     return _claim(Q(pk=batch_id))
 
 
-def batch_run(batch: JobBatch, catalog: Catalog, options: AnalyzeOptions, *, workers: int) -> None:
+def batch_run(
+    batch: JobBatch, catalog: Catalog, options: AnalyzeOptions, *, workers: int, engine: Engine = analyze_many
+) -> None:
     """Analyze a claimed batch; record how it ended unless it was taken from us meanwhile."""
     reporter = BatchReporter(batch)
     summary = AnalyzeSummary()
@@ -215,7 +246,7 @@ def batch_run(batch: JobBatch, catalog: Catalog, options: AnalyzeOptions, *, wor
     known = {int(size): frozenset(digests) for size, digests in batch.known.items()}
     try:
         with batch_heartbeat(batch), pool_processes():
-            analyze_entries(catalog, entries, known, options, summary, reporter, workers=workers)
+            analyze_entries(catalog, entries, known, options, summary, reporter, workers=workers, engine=engine)
         reporter.flush()
     except Exception as exc:
         logger.exception("job %s: batch %d failed", batch.job_id, batch.index)

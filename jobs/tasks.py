@@ -97,6 +97,30 @@ def run_batch(batch_id: int) -> None:
     batch_run(batch, catalog, batch_options(job, catalog), workers=worker_count(job.params.get("workers")))
 
 
+def run_gpu_batch(batch_id: int) -> None:
+    """RQ entry point on the ``gpu`` queue (``jobs.worker.VamGpuWorker``): a batch of a fanned-out analyze job on
+    the GPU path, and then the job's other pending batches (``jobs.fanout.gpu_batches``)."""
+    from catalog.media.device import require
+    from catalog.media.gpu import TorchEngine
+    from catalog.services.analyze import worker_count
+    from jobs.fanout import batch_claim, batch_options, batch_run, gpu_batches
+
+    engine = TorchEngine(require(settings.VAM_DEVICE))
+    if not connection.in_atomic_block:
+        close_old_connections()
+    first = batch_claim(batch_id)
+    if first is None:
+        return
+    for batch in gpu_batches(first):
+        job = Job.objects.select_related("catalog").get(pk=batch.job_id)
+        if job.catalog is None:
+            return
+        workers = worker_count(job.params.get("workers"))
+        batch_run(batch, job.catalog, batch_options(job, job.catalog), workers=workers, engine=engine)
+    if engine.fell_back:
+        logger.info("gpu worker: %d pictures finished on the CPU (the device could not decode them)", engine.fell_back)
+
+
 def _thumbnails(job: Job, reporter: JobReporter) -> dict[str, Any]:
     from catalog.services.thumbnails import thumbnails_generate
 

@@ -93,6 +93,30 @@ class VamSimpleWorker(ReconcilingMixin, SimpleWorker):
     pass
 
 
+class VamGpuWorker(VamSimpleWorker):
+    """The worker of a GPU node: ``manage.py rqworker gpu --worker-class jobs.worker.VamGpuWorker``.
+
+    It runs its jobs in its own process, not in a forked work-horse: a CUDA context cannot cross a fork, and
+    torch, the device and the engine stay warm from one batch to the next. Files are still read and decoded on
+    the CPU in the analysis pool's own processes, which contain a crashing decoder as on the CPU workers; a
+    crash on the device itself takes the worker down, and its batch is taken back by the others once its
+    heartbeat stops. It resolves ``VAM_DEVICE`` when it starts, and refuses to start where it cannot run the
+    GPU path (no torch, or ``cuda`` without a GPU), so that a misplaced GPU worker says so at once.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        from django.conf import settings
+
+        from catalog.media.device import DeviceError, require
+
+        super().__init__(*args, **kwargs)
+        try:
+            device = require(settings.VAM_DEVICE)
+        except DeviceError as exc:
+            raise SystemExit(f"gpu worker: {exc}") from None
+        logger.info("gpu worker: the GPU path runs on %s", device)
+
+
 def _die_with_parent(parent: int) -> None:
     """In a work-horse: once its worker is gone (killed with -9 alone), kill the work-horse's process group (itself
     and the analysis pool it started) instead of working on as an orphan that nobody watches."""

@@ -130,6 +130,11 @@ VAM_LIBRARY_ROOTS, VAM_LIBRARY_ROOTS_FROM = library_roots(VAM_DATA_DIR)
 VAM_MAX_IMAGE_PIXELS = env_int("VAM_MAX_IMAGE_PIXELS", 120_000_000)
 VAM_THUMBNAIL_SIZES = [int(s) for s in env_str("VAM_THUMBNAIL_SIZES", "256,512").split(",") if s.strip()]
 VAM_ANALYZE_WORKERS = env_int("VAM_ANALYZE_WORKERS", 0)  # 0: one per core
+# Where a worker on the `gpu` queue runs the GPU path (auto: the GPU when torch sees one, else torch's CPU; cuda:
+# the GPU or nothing). Only that worker imports torch (requirements-gpu.txt).
+VAM_DEVICE = env_str("VAM_DEVICE", "auto").strip().lower()
+if VAM_DEVICE not in ("auto", "cpu", "cuda"):
+    raise ImproperlyConfigured(f"VAM_DEVICE must be auto, cpu or cuda, not {VAM_DEVICE!r}")
 VAM_ANALYZE_FILE_TIMEOUT = env_int("VAM_ANALYZE_FILE_TIMEOUT", 300)  # seconds before a stuck file is given up
 # A large analyze job is split into batches of this many files that every worker on the analysis queue shares.
 VAM_ANALYZE_BATCH_FILES = env_int("VAM_ANALYZE_BATCH_FILES", 1000)

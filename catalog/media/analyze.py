@@ -27,8 +27,7 @@ from PIL import Image
 from . import exif as exif_meta
 from . import exiftool
 from .dates import DateCandidate
-from .dihedral import hashes_with_variants
-from .hashing import fine_hash, sha256_stream
+from .hashing import hash_inputs, picture_hashes, sha256_stream
 from .isobmff import BoxError, items_outside
 from .sidecars import SidecarEntry, apply_sidecars
 from .thumbnails import DEFAULT_QUALITY, DEFAULT_SIZES, displayable, shrink_chain, write_thumbnail
@@ -80,6 +79,9 @@ TRANSPOSE = {
 MAX_IMAGE_BYTES = 2 << 30  # larger "images" are hashed as a stream and not decoded
 HASH_DECODE_SIZE = 512
 HASH_BASIS = 256  # hashes are computed from the picture fitted into this many pixels
+# A JPEG may be decoded this much (a 32nd) short of the largest thumbnail, where that lets the DCT scaling go one
+# step further: a 12 MP photo decodes at 1/8 (500 px) instead of 1/4 (1000 px) for a 512 px thumbnail.
+DRAFT_SLACK = 32
 
 
 class Problem:
@@ -115,6 +117,7 @@ class AnalyzeOptions:
     ffprobe: str | None = None
     exiftool: str | None = None  # None: maker notes, XMP/IPTC, CR3/RAF/MRW/X3F/CRW and camcorder tags are not read
     force_thumbnails: bool = False  # rewrite thumbnails that exist
+    defer_pixels: bool = False  # leave the decode, hashes and thumbnails of plain JPEGs to the caller (GPU path)
     file_timeout: float = 300.0  # seconds one file may take in a worker process before it is given up
 
     @property
@@ -164,6 +167,7 @@ class FileAnalysis:
     note: str = ""
     reused: bool = False  # content already known to the catalog: derived data is copied, not recomputed
     sidecars: tuple[SidecarEntry, ...] = ()  # linked to this file; what they say is already applied
+    deferred: bool = False  # everything but the pixels is done: ``defer_pixels`` left them to the caller
 
     @property
     def dates(self) -> list[DateCandidate]:
@@ -354,13 +358,14 @@ def _analyze_pillow(result: FileAnalysis, data: bytes, extension: str, options: 
             _check_mpo(result, image)
             _check_heif_items(result, image, data)
             width, height = image.size
-            upright = _decode_upright(result, image, options)
             already_oriented = image.format == "HEIF"  # pillow-heif applies irot/imir itself; AVIF does not
             if (result.orientation or 1) >= 5 and not already_oriented:
                 width, height = height, width
             result.width, result.height = width, height
-            if upright is not None:
-                _derive(result, upright, options)
+            if options.defer_pixels and deferrable(image, data):
+                result.deferred = True
+            else:
+                decode_and_derive(result, image, options)
         finally:
             if exiftool_answer is not None:
                 exiftool_answer()
@@ -510,14 +515,47 @@ def _exiftool_dates(result: FileAnalysis, dates: dict[str, str]) -> None:
         subset["DateCreated"] = "-".join((match.group(1), match.group(2).zfill(2), match.group(3).zfill(2)))
 
 
-def _decode_upright(result: FileAnalysis, image: Image.Image, options: AnalyzeOptions) -> Image.Image | None:
+def deferrable(image: Image.Image, data: bytes) -> bool:
+    """Whether the GPU path can decode this picture: a plain JPEG (not a multi-picture file) in YCbCr or
+    grayscale that ends where a JPEG ends. Anything else (CMYK, a cut-off file, data after the picture) is
+    decoded here, where every problem is reported the CPU engine's way."""
+    return image.format == "JPEG" and image.mode in ("RGB", "L") and data.rstrip(b"\x00").endswith(b"\xff\xd9")
+
+
+def decode_and_derive(result: FileAnalysis, image: Image.Image, options: AnalyzeOptions) -> None:
+    """Decode an opened picture, then make its hashes and thumbnails (the CPU engine; ``deferred`` files of the
+    GPU path that its device cannot decode come back here)."""
+    upright = decode_upright(result, image, options)
+    if upright is not None:
+        _derive(result, upright, options)
+
+
+def draft_request(width: int, height: int, target: int) -> tuple[int, int] | None:
+    """The size to ask Pillow's JPEG ``draft`` for so that the decode covers ``target`` (within ``DRAFT_SLACK``)
+    at the smallest DCT scale; None when the picture is not larger than that."""
+    enough = target - target // DRAFT_SLACK
+    if max(width, height) <= enough:
+        return None
+    scale = enough / max(width, height)
+    return math.ceil(width * scale), math.ceil(height * scale)
+
+
+def draft_scale(width: int, height: int, target: int) -> int:
+    """The DCT scale denominator (1, 2, 4 or 8) Pillow's ``draft`` picks for ``draft_request``: the GPU path
+    shrinks its full-size decode by the same factor."""
+    request = draft_request(width, height, target)
+    if request is None:
+        return 1
+    fits = min(width // request[0], height // request[1])
+    return next(scale for scale in (8, 4, 2, 1) if fits >= scale)
+
+
+def decode_upright(result: FileAnalysis, image: Image.Image, options: AnalyzeOptions) -> Image.Image | None:
     """Decode frame 0 at the smallest scale that still covers ``decode_size``, then apply the orientation."""
-    target = options.decode_size
     width, height = image.size
     try:
-        if image.format in ("JPEG", "MPO") and max(width, height) > target:
-            scale = target / max(width, height)
-            image.draft(image.mode, (math.ceil(width * scale), math.ceil(height * scale)))
+        if image.format in ("JPEG", "MPO") and (request := draft_request(width, height, options.decode_size)):
+            image.draft(image.mode, request)
         image.load()
     except Image.DecompressionBombError as exc:
         result.add_problem(Problem.BOMB, f"refused as a decompression bomb: {_bomb_message(exc)}")
@@ -543,33 +581,49 @@ def _derive(result: FileAnalysis, upright: Image.Image, options: AnalyzeOptions,
     dHash and pHash are taken from the image fitted into HASH_BASIS px: a fixed basis whatever thumbnail sizes
     are asked for, and 20x fewer pixels to convert and resample than the decode.
     """
-    fmt = options.thumbnail_format
-    image = displayable(upright, fmt)
-    thumbnail_sizes = set(options.sizes) if options.thumbnails_root and result.sha256 else set()
-    wanted = thumbnail_sizes | ({HASH_BASIS} if with_hashes else set())
-    for size, fitted in shrink_chain(image, wanted):
+    image = displayable(upright, options.thumbnail_format)
+    thumbnail_sizes = derived_sizes(result, options, with_hashes=False)
+    for size, fitted in shrink_chain(image, derived_sizes(result, options, with_hashes)):
         if with_hashes and size == HASH_BASIS:
-            gray = fitted.convert("L")
-            result.dhash, result.phash, result.hash_variants = hashes_with_variants(gray)
-            result.fine_hash = fine_hash(gray)
-        if size not in thumbnail_sizes:
-            continue
-        try:
-            written = write_thumbnail(
-                fitted,
-                result.sha256,
-                options.thumbnails_root or "",
-                size,
-                options.quality,
-                fmt,
-                force=options.force_thumbnails,
-            )
-        except OSError as exc:  # the catalog's disk, not the source file: keep the analysis, say what failed
-            result.note = f"cannot write thumbnails: {exc.strerror or exc}"
-            thumbnail_sizes.clear()
-            continue
-        if written:
-            result.thumbnails.append(size)
+            store_hashes(result, hash_inputs(fitted.convert("L")))
+        if size in thumbnail_sizes:
+            store_thumbnail(result, size, fitted, options)
+
+
+def derived_sizes(result: FileAnalysis, options: AnalyzeOptions, with_hashes: bool = True) -> set[int]:
+    """The fitted sizes a picture is shrunk to: its thumbnails (when made) and the hash basis."""
+    thumbnail_sizes = set(options.sizes) if options.thumbnails_root and result.sha256 else set()
+    return thumbnail_sizes | ({HASH_BASIS} if with_hashes else set())
+
+
+def store_hashes(result: FileAnalysis, resized: list[np.ndarray]) -> None:
+    """Every hash of a picture, from its hash basis resized to each of ``hashing.HASH_SIZES``."""
+    result.dhash, result.phash, result.hash_variants, result.fine_hash = picture_hashes(resized)
+
+
+def store_thumbnail(result: FileAnalysis, size: int, fitted: Image.Image, options: AnalyzeOptions) -> None:
+    """Write one fitted thumbnail; a failure to write (the catalog's disk, not the source file) keeps the
+    analysis, says what failed, and makes no more thumbnails of this file."""
+    if result.note.startswith(THUMBNAIL_FAILED):
+        return
+    try:
+        written = write_thumbnail(
+            fitted,
+            result.sha256,
+            options.thumbnails_root or "",
+            size,
+            options.quality,
+            options.thumbnail_format,
+            force=options.force_thumbnails,
+        )
+    except OSError as exc:
+        result.note = f"{THUMBNAIL_FAILED}{exc.strerror or exc}"
+        return
+    if written:
+        result.thumbnails.append(size)
+
+
+THUMBNAIL_FAILED = "cannot write thumbnails: "
 
 
 def _check_mpo(result: FileAnalysis, image: Image.Image) -> None:
@@ -647,7 +701,7 @@ def _analyze_raw(result: FileAnalysis, data: bytes, options: AnalyzeOptions) -> 
     if (result.orientation or 1) >= 5:
         width, height = height, width
     result.width, result.height = width, height
-    upright = _decode_upright(result, preview, options)
+    upright = decode_upright(result, preview, options)
     if upright is None:
         return
     _derive(result, upright, options)

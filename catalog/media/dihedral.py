@@ -83,10 +83,16 @@ def variant_hashes(gray: Image.Image) -> bytes:
 def hashes_with_variants(gray: Image.Image) -> tuple[int, int, bytes]:
     """The plain dHash and pHash (bit for bit ``hashing.image_hashes``) and the variants, from one set of resizes:
     what analysis stores for every picture."""
-    wide = np.asarray(gray.resize((9, 8), Image.Resampling.LANCZOS), dtype=np.int16)
-    tall = np.asarray(gray.resize((8, 9), Image.Resampling.LANCZOS), dtype=np.int16)  # 9 rows of 8
-    pixels = np.asarray(gray.resize((32, 32), Image.Resampling.LANCZOS), dtype=np.float64)
-    low = np.round(_DCT32 @ pixels @ _DCT32.T, 6)
+    return hashes_with_variants_from(
+        *(np.asarray(gray.resize(size, Image.Resampling.LANCZOS)) for size in ((9, 8), (8, 9), (32, 32)))
+    )
+
+
+def hashes_with_variants_from(wide: np.ndarray, tall: np.ndarray, square: np.ndarray) -> tuple[int, int, bytes]:
+    """``hashes_with_variants`` from the picture already resized (LANCZOS) to 9x8, 8x9 and 32x32: the GPU path
+    resizes on its device and hashes here, so both paths share the hash arithmetic."""
+    wide, tall = wide.astype(np.int16), tall.astype(np.int16)  # tall: 9 rows of 8
+    low = np.round(_DCT32 @ square.astype(np.float64) @ _DCT32.T, 6)
     small = np.stack([apply(tall if turn in SWAPS_AXES else wide, turn) for turn in TURNS])  # (7, 8, 9)
     d_bits = (small[:, :, 1:] > small[:, :, :-1]).reshape(len(TURNS), 64)
     coefficients = np.where(_SWAPPED[:, None, None], low.T[None], low[None]) * _SIGNS  # (7, 8, 8)

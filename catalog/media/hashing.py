@@ -8,10 +8,13 @@ matrix products so numpy is the only dependency.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
+
+from .dihedral import hashes_with_variants_from
 
 HASH_BITS = 64
 _U64_SIGN = 1 << 63
@@ -55,12 +58,31 @@ def fine_hash(gray: Image.Image) -> bytes:
     and a resized, recompressed or watermarked copy stays within a fifth (measured on the shared corpus, see
     ``catalog.duplicates``).
     """
-    pixels = np.asarray(gray.resize((17, 16), Image.Resampling.LANCZOS), dtype=np.int16)
+    return fine_hash_from(*(np.asarray(gray.resize(size, Image.Resampling.LANCZOS)) for size in ((17, 16), (64, 64))))
+
+
+def fine_hash_from(wide: np.ndarray, square: np.ndarray) -> bytes:
+    """``fine_hash`` from the picture already resized (LANCZOS) to 17x16 and 64x64."""
+    pixels = wide.astype(np.int16)
     d_bits = pixels[:, 1:] > pixels[:, :-1]
-    pixels64 = np.asarray(gray.resize((64, 64), Image.Resampling.LANCZOS), dtype=np.float64)
-    low = np.round(_DCT_64x16 @ pixels64 @ _DCT_64x16.T, 6)
+    low = np.round(_DCT_64x16 @ square.astype(np.float64) @ _DCT_64x16.T, 6)
     p_bits = low > np.median(low)
     return np.packbits(np.concatenate([d_bits.reshape(-1), p_bits.reshape(-1)])).tobytes()
+
+
+# Every LANCZOS resize of the hash basis that analysis hashes: the 64-bit hashes with their turns, the fine hashes.
+HASH_SIZES = ((9, 8), (8, 9), (32, 32), (17, 16), (64, 64))
+
+
+def picture_hashes(resized: Sequence[np.ndarray]) -> tuple[int, int, bytes, bytes]:
+    """(dHash, pHash, their turns and mirrors, fine hash) from the basis resized to each of ``HASH_SIZES``."""
+    dhash_value, phash_value, variants = hashes_with_variants_from(*resized[:3])
+    return dhash_value, phash_value, variants, fine_hash_from(*resized[3:])
+
+
+def hash_inputs(gray: Image.Image) -> list[np.ndarray]:
+    """The grayscale hash basis resized to each of ``HASH_SIZES`` (what ``picture_hashes`` takes)."""
+    return [np.asarray(gray.resize(size, Image.Resampling.LANCZOS)) for size in HASH_SIZES]
 
 
 def image_hashes(image: Image.Image) -> tuple[int, int]:

@@ -54,14 +54,25 @@ def shrink_chain(image: Image.Image, sizes: Iterable[int]) -> Iterator[tuple[int
     at most ~2x (the decode was DCT-scaled close to the largest size). Images are never enlarged.
     """
     current = image
-    width, height = image.size
+    for size, target in chain_plan(*image.size, sizes):
+        if target is not None:
+            current = current.resize(target, Image.Resampling.BILINEAR, reducing_gap=CHAIN_REDUCING_GAP)
+        yield size, current
+
+
+CHAIN_REDUCING_GAP = 2.0
+
+
+def chain_plan(width: int, height: int, sizes: Iterable[int]) -> list[tuple[int, tuple[int, int] | None]]:
+    """``shrink_chain``'s steps for a ``width`` x ``height`` picture: each size, largest first, with the
+    dimensions to resize to, or None where the picture already fits (it is kept as it is)."""
+    steps: list[tuple[int, tuple[int, int] | None]] = []
     for size in sorted(set(sizes), reverse=True):
         scale = size / max(width, height)
-        if scale < 1:
-            # Dimensions from the original, so rounding does not accumulate along the chain.
-            target = (max(1, round(width * scale)), max(1, round(height * scale)))
-            current = current.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
-        yield size, current
+        # Dimensions from the original, so rounding does not accumulate along the chain.
+        target = (max(1, round(width * scale)), max(1, round(height * scale))) if scale < 1 else None
+        steps.append((size, target))
+    return steps
 
 
 def write_thumbnail(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -49,6 +49,11 @@ from catalog.services.stats import catalog_stats_refresh
 from catalog.similarity.grouping import Thresholds
 
 logger = logging.getLogger(__name__)
+
+# What analyzes a list of files: ``analyze_many`` (the CPU engine) or the GPU path's ``TorchEngine``.
+Engine = Callable[
+    [list[WalkEntry], AnalyzeOptions, Mapping[int, frozenset[str]], int], Generator[FileAnalysis, None, None]
+]
 
 BATCH_SIZE = 500
 MANUAL_CONFIDENCE = 1.0  # a date set by hand: the highest confidence there is (100 %)
@@ -317,16 +322,18 @@ def analyze_entries(
     reporter: ProgressReporter,
     *,
     workers: int,
+    engine: Engine = analyze_many,
 ) -> None:
     """Analyze ``entries`` on ``workers`` processes, committing every batch of rows; stops at a cancel.
 
     ``known`` maps file sizes to the sha256s whose derived data can be copied instead of decoded again.
+    ``engine`` is the CPU engine, or a GPU worker's ``catalog.media.gpu.TorchEngine``: the rows are the same.
     """
     total = len(entries)
     reporter.update(phase="analyze", current=0, total=total, message="")
     pending: list[FileAnalysis] = []
     last_flush = time.monotonic()
-    with closing(analyze_many(entries, options, known, workers)) as results:  # its pool stops on any exit
+    with closing(engine(entries, options, known, workers)) as results:  # its pool stops on any exit
         for done, result in enumerate(results, start=1):
             pending.append(result)
             if len(pending) >= BATCH_SIZE or time.monotonic() - last_flush > BATCH_SECONDS:

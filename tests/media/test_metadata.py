@@ -73,7 +73,7 @@ def test_a_failure_while_exiftool_reads_leaves_it_answering_the_next_file_about_
     def broken(*args, **kwargs):
         raise MemoryError("the decode failed half way")
 
-    monkeypatch.setattr(core, "_decode_upright", broken)
+    monkeypatch.setattr(core, "decode_upright", broken)
     path = SAMPLES / "IPTC.jpg"
     with pytest.raises(MemoryError):
         result = core.FileAnalysis(path=str(path), size=0, mtime_ns=0)
