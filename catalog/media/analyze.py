@@ -124,8 +124,9 @@ class AnalyzeOptions:
     def decode_size(self) -> int:
         """Longest side the decode must reach: the biggest thumbnail, and never below HASH_DECODE_SIZE.
 
-        JPEG's DCT scaling moves pHash by a bit or two between scales, so the floor does not depend on whether
-        thumbnails are made: ``--no-thumbnails`` and a default run give the same hashes.
+        JPEG's DCT scaling moves pHash by a bit or two between scales, so the decode does not depend on whether
+        thumbnails are made (nor does the chain of shrinks, ``chain_sizes``): ``--no-thumbnails`` and a default
+        run give the same hashes.
         """
         return max([HASH_DECODE_SIZE, *self.sizes])
 
@@ -323,7 +324,7 @@ def _analyze_image(result: FileAnalysis, extension: str, options: AnalyzeOptions
     _analyze_pillow(result, data, extension, options)
 
 
-def _open_image(result: FileAnalysis, data: bytes, options: AnalyzeOptions) -> Image.Image | None:
+def open_image(result: FileAnalysis, data: bytes, options: AnalyzeOptions) -> Image.Image | None:
     Image.MAX_IMAGE_PIXELS = options.max_image_pixels
     try:
         return Image.open(io.BytesIO(data))
@@ -339,7 +340,7 @@ def _open_image(result: FileAnalysis, data: bytes, options: AnalyzeOptions) -> I
 def _analyze_pillow(result: FileAnalysis, data: bytes, extension: str, options: AnalyzeOptions) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        image = _open_image(result, data, options)
+        image = open_image(result, data, options)
         if image is None:
             return
         result.format = "HEIC" if image.format == "HEIF" else (image.format or extension.upper())
@@ -582,18 +583,24 @@ def _derive(result: FileAnalysis, upright: Image.Image, options: AnalyzeOptions,
     are asked for, and 20x fewer pixels to convert and resample than the decode.
     """
     image = displayable(upright, options.thumbnail_format)
-    thumbnail_sizes = derived_sizes(result, options, with_hashes=False)
-    for size, fitted in shrink_chain(image, derived_sizes(result, options, with_hashes)):
+    made = thumbnail_sizes(result, options)
+    for size, fitted in shrink_chain(image, chain_sizes(options) if with_hashes else made):
         if with_hashes and size == HASH_BASIS:
             store_hashes(result, hash_inputs(fitted.convert("L")))
-        if size in thumbnail_sizes:
+        if size in made:
             store_thumbnail(result, size, fitted, options)
 
 
-def derived_sizes(result: FileAnalysis, options: AnalyzeOptions, with_hashes: bool = True) -> set[int]:
-    """The fitted sizes a picture is shrunk to: its thumbnails (when made) and the hash basis."""
-    thumbnail_sizes = set(options.sizes) if options.thumbnails_root and result.sha256 else set()
-    return thumbnail_sizes | ({HASH_BASIS} if with_hashes else set())
+def thumbnail_sizes(result: FileAnalysis, options: AnalyzeOptions) -> set[int]:
+    """The thumbnails this analysis makes (none without a thumbnails folder, or without content to name them)."""
+    return set(options.sizes) if options.thumbnails_root and result.sha256 else set()
+
+
+def chain_sizes(options: AnalyzeOptions) -> set[int]:
+    """The fitted sizes a picture is shrunk to, largest first: every thumbnail size, then the hash basis. The
+    basis comes down the same chain whether thumbnails are made or not, so ``--no-thumbnails`` gives the
+    hashes of a default run."""
+    return set(options.sizes) | {HASH_BASIS}
 
 
 def store_hashes(result: FileAnalysis, resized: list[np.ndarray]) -> None:

@@ -33,7 +33,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Any
 
@@ -48,12 +48,14 @@ from .analyze import (
     FileAnalysis,
     Problem,
     analyze_file,
+    chain_sizes,
     decode_and_derive,
     decode_upright,
-    derived_sizes,
     draft_scale,
+    open_image,
     store_hashes,
     store_thumbnail,
+    thumbnail_sizes,
 )
 from .hashing import HASH_SIZES
 from .pool import analyze_many
@@ -63,6 +65,7 @@ from .walk import WalkEntry
 logger = logging.getLogger(__name__)
 
 BATCH = 64  # JPEGs decoded and shrunk together
+BATCH_PIXELS = 800_000_000  # and at most this many pixels of them: 2.4 GB decoded on the device
 DECODERS = ("auto", "device", "draft")
 
 
@@ -101,18 +104,21 @@ class TorchEngine:
     def __call__(
         self, entries: list[WalkEntry], options: AnalyzeOptions, known: Mapping[int, frozenset[str]], workers: int
     ) -> Generator[FileAnalysis, None, None]:
+        Image.MAX_IMAGE_PIXELS = options.max_image_pixels  # as the pool's processes have it (``open_image``)
         prepared = _Prefetch(analyze_many(entries, replace(options, defer_pixels=True), known, workers))
         with ThreadPoolExecutor(self.threads, thread_name_prefix="vam-gpu") as threads:
             try:
                 waiting: list[FileAnalysis] = []
+                pixels = 0
                 for result in prepared:
                     if not result.deferred:
                         yield result
                         continue
                     waiting.append(result)
-                    if len(waiting) >= self.batch:
+                    pixels += (result.width or 0) * (result.height or 0)
+                    if len(waiting) >= self.batch or pixels >= BATCH_PIXELS:
                         yield from self._finish(waiting, options, threads)
-                        waiting = []
+                        waiting, pixels = [], 0
                 yield from self._finish(waiting, options, threads)
             finally:
                 prepared.close()
@@ -122,61 +128,92 @@ class TorchEngine:
     def _finish(self, batch: list[FileAnalysis], options: AnalyzeOptions, threads: ThreadPoolExecutor):
         if not batch:
             return
-        loaded = list(threads.map(lambda result: self._load(result, options), batch))
-        on_device = [(result, pixels) for result, pixels in loaded if pixels is not None]
+        contents = threads.map(lambda result: self._read(result, options), batch)
+        read = [(result, data) for result, data in zip(batch, contents, strict=True) if data]
+        writes: list[Future] = []
         try:
-            thumbnails = self._derive(on_device, options, threads)
-            for future in thumbnails:
-                future.result()
+            if self.decoder == "draft":
+                frames = threads.map(lambda item: self._draft(item[0], item[1], options), read)
+                decoded = [(item[0], frame) for item, frame in zip(read, frames, strict=True) if frame is not None]
+            else:
+                decoded = self._decode_batch(read, options, threads)
+            self._derive(decoded, options, threads, writes)
         except self.torch.OutOfMemoryError:
-            logger.exception("the device ran out of memory; finishing %d pictures on the CPU", len(on_device))
-            for result, _ in on_device:
-                _reset_derived(result)
-            list(threads.map(lambda result: self._on_cpu(result, options), [r for r, _ in on_device]))
+            logger.exception("the device ran out of memory; finishing %d pictures on the CPU", len(read))
+            wait(writes)  # the thumbnails it wrote stay listed; the CPU writes the others
+            for result, _ in read:
+                result.dhash = result.phash = result.fine_hash = result.hash_variants = None
+            list(threads.map(lambda item: self._on_cpu(item[0], options, item[1]), read))
+        for future in writes:
+            future.result()
         for result in batch:
             result.deferred = False
+            result.thumbnails = sorted(set(result.thumbnails), reverse=True)  # as the CPU engine lists them
             yield result
 
-    def _load(self, result: FileAnalysis, options: AnalyzeOptions) -> tuple[FileAnalysis, Any]:
-        """Read a deferred JPEG and decode it (``draft``: here; ``device``: on the device). None when the picture
-        was finished here instead (it changed since the pool read it, or only the CPU can decode it)."""
+    def _read(self, result: FileAnalysis, options: AnalyzeOptions) -> bytes | None:
+        """A deferred JPEG's bytes, as the pool read them; None when the picture was finished here instead (it
+        cannot be read now, or it changed since: then it is analyzed anew)."""
         try:
             with open(result.path, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
             result.add_problem(Problem.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
-            return result, None
+            return None
         if len(data) != result.size or hashlib.sha256(data).hexdigest() != result.sha256:
-            fresh = analyze_file(result.path, options, sidecars=result.sidecars)  # changed meanwhile: anew
+            fresh = analyze_file(result.path, options, sidecars=result.sidecars)
             result.__dict__.update(fresh.__dict__)
-            return result, None
-        if self.decoder == "draft":
-            return result, self._draft(result, data, options)
-        pixels = self._decode_on_device(data)
-        if pixels is None:
-            self._on_cpu(result, options, data)
-            return result, None
-        return result, self._as_decoded_by_cpu(pixels, result, options)
+            return None
+        return data
 
     def _draft(self, result: FileAnalysis, data: bytes, options: AnalyzeOptions):
-        upright = decode_upright(result, Image.open(io.BytesIO(data)), options)
+        """Pillow's DCT-scaled decode, upright (the CPU engine's pixels), on the device."""
+        image = open_image(result, data, options)
+        upright = decode_upright(result, image, options) if image is not None else None
         if upright is None:  # a problem the CPU engine reports the same way
             return None
         rgb = np.asarray(displayable(upright, options.thumbnail_format))
         return self.torch.from_numpy(rgb.copy()).permute(2, 0, 1).to(self.device, non_blocking=True)
 
-    def _decode_on_device(self, data: bytes):
-        """(3, H, W) uint8 on the device, or None when this decoder cannot read the picture."""
+    def _decode_batch(
+        self, read: list[tuple[FileAnalysis, bytes]], options: AnalyzeOptions, threads: ThreadPoolExecutor
+    ) -> list[tuple[FileAnalysis, Any]]:
+        """Decode on the device, all at once (nvjpeg's batched decode), each picture upright and at the CPU
+        engine's scale. A batch the decoder refuses is retried picture by picture, and what it refuses alone is
+        finished on the CPU."""
         torch = self.torch
+        if self.decode_jpeg is not None:
+            encoded = [torch.frombuffer(bytearray(data), dtype=torch.uint8) for _, data in read]
+            try:
+                frames: list[Any] = list(self.decode_jpeg(encoded, self.device))
+            except RuntimeError:
+                frames = [self._decode_one(item) for item in encoded]
+        else:  # no torchvision: Pillow's full-size decode on the threads stands in for the device's
+            frames = list(threads.map(self._decode_with_pillow, [data for _, data in read]))
+        refused = [item for item, frame in zip(read, frames, strict=True) if frame is None]
+        list(threads.map(lambda item: self._on_cpu(item[0], options, item[1]), refused))
+        return [
+            (result, self._as_decoded_by_cpu(frame, result, options))
+            for (result, _), frame in zip(read, frames, strict=True)
+            if frame is not None
+        ]
+
+    def _decode_one(self, encoded):
+        assert self.decode_jpeg is not None
         try:
-            if self.decode_jpeg is not None:
-                return self.decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8), self.device)
-            with Image.open(io.BytesIO(data)) as image:  # no torchvision: a full-size decode all the same
-                rgb = np.asarray(image.convert("RGB"))
-            return torch.from_numpy(rgb.copy()).permute(2, 0, 1).to(self.device)
-        except (RuntimeError, OSError, ValueError, SyntaxError) as exc:
-            logger.info("device decoder refused a JPEG (%s); it goes to the CPU", exc)
+            return self.decode_jpeg([encoded], self.device)[0]
+        except RuntimeError as exc:
+            logger.info("the device decoder refused a JPEG (%s); it goes to the CPU", exc)
             return None
+
+    def _decode_with_pillow(self, data: bytes):
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                rgb = np.asarray(image.convert("RGB"))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            logger.info("the full-size decoder refused a JPEG (%s); it goes to the CPU", exc)
+            return None
+        return self.torch.from_numpy(rgb.copy()).permute(2, 0, 1).to(self.device)
 
     def _as_decoded_by_cpu(self, pixels, result: FileAnalysis, options: AnalyzeOptions):
         """A full-size decode shrunk by the DCT scale the CPU engine decodes at, then turned upright."""
@@ -195,16 +232,23 @@ class TorchEngine:
             if data is None:
                 with open(result.path, "rb") as handle:
                     data = handle.read()
-            decode_and_derive(result, Image.open(io.BytesIO(data)), options)
+            image = open_image(result, data, options)
+            if image is not None:
+                decode_and_derive(result, image, options)
         except MemoryError:
             result.add_problem(Problem.OUT_OF_MEMORY, "not enough memory to decode this file")
         except Exception as exc:  # hostile input costs this file only, as in ``analyze_file``
             result.add_problem(Problem.CORRUPT, f"unexpected {type(exc).__name__} while decoding: {exc}"[:500])
 
-    def _derive(self, decoded: list[tuple[FileAnalysis, Any]], options: AnalyzeOptions, threads: ThreadPoolExecutor):
-        """Thumbnails and hashes of decoded pictures, in batches of one size; the thumbnails' writes are
-        returned as futures."""
-        writes: list[Future] = []
+    def _derive(
+        self,
+        decoded: list[tuple[FileAnalysis, Any]],
+        options: AnalyzeOptions,
+        threads: ThreadPoolExecutor,
+        writes: list[Future],
+    ) -> None:
+        """Thumbnails and hashes of decoded pictures, in batches of one size; the thumbnails' writes are added
+        to ``writes`` as they are handed to the threads."""
         by_shape: dict[tuple[int, ...], list[tuple[FileAnalysis, Any]]] = {}
         for result, pixels in decoded:
             by_shape.setdefault((*pixels.shape, bool(result.sha256)), []).append((result, pixels))
@@ -212,17 +256,16 @@ class TorchEngine:
             results = [result for result, _ in group]
             current = self.torch.stack([pixels for _, pixels in group])
             height, width = current.shape[-2:]
-            thumbnail_sizes = derived_sizes(results[0], options, with_hashes=False)
-            for size, target in chain_plan(width, height, derived_sizes(results[0], options)):
+            made = thumbnail_sizes(results[0], options)
+            for size, target in chain_plan(width, height, chain_sizes(options)):
                 if target is not None:
                     current = self._shrink(current, target)
                 if size == HASH_BASIS:
                     self._hash(results, current)
-                if size in thumbnail_sizes:
+                if size in made:
                     frames = current.permute(0, 2, 3, 1).cpu().numpy()
                     for result, frame in zip(results, frames, strict=True):
                         writes.append(threads.submit(store_thumbnail, result, size, Image.fromarray(frame), options))
-        return writes
 
     def _shrink(self, pixels, target: tuple[int, int]):
         """``thumbnails.shrink_chain``'s resize, on the device; one that Pillow would begin with an integer
@@ -260,11 +303,6 @@ def orient(pixels, transform: int | None):
         Image.Transpose.TRANSVERSE: lambda: swapped.flip(rows, columns),
     }
     return turns[transform]().contiguous()
-
-
-def _reset_derived(result: FileAnalysis) -> None:
-    result.dhash = result.phash = result.fine_hash = result.hash_variants = None
-    result.thumbnails = []
 
 
 _DONE = object()
