@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    python -m bench.duplicates speed [--sizes 100000,1000000] [--methods mih,faiss] [--seed 1] [--threshold 16]
+    python -m bench.duplicates speed [--sizes 100000,1000000] [--methods mih,faiss,tiled] [--seed 1] [--threshold 16]
                                      [--flat-max 1000000]
     python -m bench.duplicates quality --corpus ../shared/corpus [--threshold 16] [--keep]
 
@@ -19,9 +19,10 @@ hashes are handed over in ``.npy`` files, so generating them is not counted. Tim
 pair search (``candidate_pairs``: pHash radius search + dHash filter), *verify* the rest of ``similar_pairs``
 (degenerate filter, fine-hash check), *group* is ``build_groups`` (components, then greedy stars where a
 component is not a clique); *candidates* are the pairs within both 64-bit bounds, *pairs* those left after
-the fine check. ``faiss`` is IndexBinaryFlat (brute force, on every core faiss's OpenMP uses); above
-``--flat-max`` hashes it is skipped with a note. When several methods ran on one N, their pairs and groups are
-compared (count and digest).
+the fine check. ``faiss`` is IndexBinaryFlat (brute force, on every core faiss's OpenMP uses); ``tiled`` is
+brute force as matrix products in torch (``catalog.similarity.tiled``), on the GPU when torch sees one, else on
+torch's CPU threads; above ``--flat-max`` hashes both are skipped with a note (pass a larger one on a GPU). When
+several methods ran on one N, their pairs and groups are compared (count and digest).
 
 ``quality`` analyzes the corpus folder into a fresh temporary catalog (``manage.py analyze TMP -s CORPUS``, so a new
 catalog row every run, with thumbnails: edited copies are confirmed on them), exports the duplicate groups and
@@ -266,6 +267,13 @@ def run_method(data: str, method: str, threshold: int, seed: int) -> dict:
         import faiss
 
         extra["threads"] = f"faiss OpenMP threads {faiss.omp_get_max_threads()}"
+    if method == "tiled":  # imported and the GPU initialised here, so that the search time is the search's
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        torch.zeros(1, device=device)
+        where = torch.cuda.get_device_name() if device == "cuda" else f"{torch.get_num_threads()} CPU threads"
+        extra["threads"] = f"torch {torch.__version__} on {where}"
     rss_loaded = peak_rss_mb()
 
     timings = {"search": 0.0, "components": 0.0, "stars": 0.0, "stars_calls": 0, "candidates": 0}
@@ -386,8 +394,8 @@ def speed(args: argparse.Namespace) -> list[tuple[str, str]]:
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for method in methods:
-        if method not in ("mih", "faiss", "brute"):
-            raise SystemExit(f"unknown method {method!r}: choose among mih, faiss, brute")
+        if method not in ("mih", "faiss", "brute", "tiled"):
+            raise SystemExit(f"unknown method {method!r}: choose among mih, faiss, brute, tiled")
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     t = Thresholds.scaled(threshold)
     print(
@@ -397,7 +405,9 @@ def speed(args: argparse.Namespace) -> list[tuple[str, str]]:
     engine = os.path.join(REPO, "catalog", "similarity")
     print(
         "engine: "
-        + ", ".join(f"{name} {_file_digest(os.path.join(engine, name))}" for name in ("search.py", "grouping.py"))
+        + ", ".join(
+            f"{name} {_file_digest(os.path.join(engine, name))}" for name in ("search.py", "grouping.py", "tiled.py")
+        )
     )
     print(
         f"threshold {threshold}: 64-bit dHash ≤ {t.dhash} and pHash ≤ {t.phash}; "
@@ -428,7 +438,7 @@ def speed(args: argparse.Namespace) -> list[tuple[str, str]]:
             print(header)
             results: dict[str, dict] = {}
             for method in methods:
-                if method in ("faiss", "brute") and n > args.flat_max:
+                if method in ("faiss", "brute", "tiled") and n > args.flat_max:
                     print(f"{method:<7}skipped: brute force above --flat-max {args.flat_max:,} (N={n:,})")
                     figures.append((f"{method}_{n}_skipped", "yes"))
                     continue
@@ -740,7 +750,9 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     fast = commands.add_parser("speed", help="pairs and groups for synthetic hashes, per method")
     fast.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated N (default {DEFAULT_SIZES})")
-    fast.add_argument("--methods", default="mih,faiss", help="comma-separated: mih, faiss, brute (default mih,faiss)")
+    fast.add_argument(
+        "--methods", default="mih,faiss", help="comma-separated: mih, faiss, brute, tiled (default mih,faiss)"
+    )
     fast.add_argument("--seed", type=int, default=1)
     fast.add_argument("--threshold", type=int, default=None, help="the user-facing threshold T (default 16)")
     fast.add_argument(

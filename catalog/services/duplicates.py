@@ -117,9 +117,12 @@ def catalog_find_duplicates(
     catalog: Catalog,
     threshold: int | None = None,
     reporter: ProgressReporter | None = None,
-    method: str = "mih",
+    method: str | None = None,
 ) -> DuplicatesSummary:
-    """Rebuild the catalog's duplicate groups; returns counts. ``threshold`` scales every bound (see Thresholds)."""
+    """Rebuild the catalog's duplicate groups; returns counts. ``threshold`` scales every bound (see Thresholds).
+
+    ``method`` is the pair search (``search.METHODS``); by default the multi-index search, or the GPU's tiled
+    search from threshold 20 where a GPU is at hand (``grouping.search_method``)."""
     reporter = reporter or NullReporter()
     started = time.monotonic()
     try:

@@ -29,11 +29,15 @@ flat picture; they are kept out of near groups.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
+from catalog.media.device import DeviceError, resolve
+
 from .search import Pairs, as_uint64, candidate_pairs, popcount
+from .tiled import TILED_FROM_THRESHOLD, gpu_search_wanted
 
 DEFAULT_THRESHOLD = 16
 # Above 24 the 256-bit bounds (3.5T) reach the distances measured between different pictures (a stereo pair is
@@ -84,7 +88,7 @@ def similar_pairs(
     fine: np.ndarray | None,
     thresholds: Thresholds,
     *,
-    method: str = "mih",
+    method: str | None = None,
 ) -> Pairs:
     """Similar pairs of contents (indices into the arrays), degenerate hashes left out.
 
@@ -100,13 +104,17 @@ def similar_and_refused(
     fine: np.ndarray | None,
     thresholds: Thresholds,
     *,
-    method: str = "mih",
+    method: str | None = None,
 ) -> tuple[Pairs, Pairs]:
     """``similar_pairs``, and the candidates whose 64-bit hashes were close but whose fine hashes refused them
-    (a crop of a few percent, a frame, or a different picture: ``catalog.similarity.confirm`` tells)."""
+    (a crop of a few percent, a frame, or a different picture: ``catalog.similarity.confirm`` tells).
+
+    ``method`` names a ``search.METHODS`` entry; None chooses (``search_method``).
+    """
     keep = np.flatnonzero(~degenerate(dhash, phash))
     if len(keep) < 2:
         return Pairs.empty(), Pairs.empty()
+    method = method or search_method(thresholds.dhash)
     pairs = candidate_pairs(dhash[keep], phash[keep], thresholds.dhash, thresholds.phash, method=method)
     a, b = keep[pairs.i], keep[pairs.j]
     ok = np.ones(len(a), dtype=bool)
@@ -116,6 +124,18 @@ def similar_and_refused(
         checked = has_fine[a] & has_fine[b]
         ok = ~checked | ((fine_d <= thresholds.fine_dhash) & (fine_p <= thresholds.fine_phash))
     return Pairs(a[ok], b[ok], pairs.d[ok], pairs.p[ok]), Pairs(a[~ok], b[~ok], pairs.d[~ok], pairs.p[~ok])
+
+
+def search_method(threshold: int) -> str:
+    """The multi-index search, or the tiled brute force where ``VAM_DEVICE`` gives a GPU and the threshold is wide
+    enough for the GPU to win. Below that threshold the device is not looked up, which would import torch."""
+    if threshold < TILED_FROM_THRESHOLD:
+        return "mih"
+    try:
+        device = resolve(os.environ.get("VAM_DEVICE", "auto"))
+    except DeviceError:
+        return "mih"
+    return "tiled" if gpu_search_wanted(threshold, device) else "mih"
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

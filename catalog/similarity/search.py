@@ -12,7 +12,8 @@ look in. A pair found through several chunks is kept only at the first chunk tha
 has each pair once without a global de-duplication.
 
 Everything is done on numpy arrays in blocks of hashes, so memory is bounded by the block's candidates, never
-by n². ``brute_force_pairs`` and ``faiss_pairs`` are the references the tests and the benchmark compare with.
+by n². ``brute_force_pairs`` and ``faiss_pairs`` are the references the tests and the benchmark compare with;
+``tiled`` (``catalog.similarity.tiled``) is brute force as matrix products, for a GPU and wide radii.
 """
 
 from __future__ import annotations
@@ -237,7 +238,14 @@ def faiss_pairs(dhash: np.ndarray, phash: np.ndarray, max_d: int, max_p: int) ->
     return Pairs(a, b, d_dist[keep].astype(np.uint8), popcount(p64[a] ^ p64[b]).astype(np.uint8)).sorted()
 
 
-METHODS = {"mih": mih_pairs, "faiss": faiss_pairs, "brute": brute_force_pairs}
+def _tiled_pairs(dhash: np.ndarray, phash: np.ndarray, max_d: int, max_p: int) -> Pairs:
+    """``tiled.tiled_pairs`` on the GPU when torch sees one, imported only when called: torch is optional."""
+    from .tiled import tiled_pairs
+
+    return tiled_pairs(dhash, phash, max_d, max_p)
+
+
+METHODS = {"mih": mih_pairs, "faiss": faiss_pairs, "brute": brute_force_pairs, "tiled": _tiled_pairs}
 
 
 def candidate_pairs(dhash: np.ndarray, phash: np.ndarray, max_d: int, max_p: int, method: str = "mih") -> Pairs:
