@@ -2,6 +2,7 @@
 
     python -m bench.gpu                                # on a GPU node: every figure below, a few minutes
     python -m bench.gpu --device cpu --files 8 --pairs 100000 --decode-files 4   # a quick try on a laptop
+    python -m bench.gpu --corpus ~/Pictures --skip pairs,decode   # the agreement on your own photos
 
 It prints:
 1. **Analysis**: files/s on 12 MP JPEGs (made here, photo-like, with EXIF orientations) for the CPU engine on all
@@ -33,7 +34,7 @@ from PIL import Image
 from catalog.media import analyze as analyze_module
 from catalog.media.analyze import AnalyzeOptions, FileAnalysis
 from catalog.media.pool import analyze_many
-from catalog.media.walk import WalkEntry
+from catalog.media.walk import WalkEntry, walk_media
 from catalog.similarity.grouping import Thresholds
 from catalog.similarity.search import mih_pairs
 
@@ -103,16 +104,16 @@ def pairs_of(results: dict[str, FileAnalysis], threshold: int = 16) -> set[tuple
 
 
 def agreement(label: str, cpu: dict[str, FileAnalysis], gpu: dict[str, FileAnalysis]) -> None:
-    d = [bits(cpu[p].dhash, gpu[p].dhash) for p in cpu]
-    p = [bits(cpu[q].phash, gpu[q].phash) for q in cpu]
-    fine = [fine_bits(cpu[q].fine_hash, gpu[q].fine_hash) for q in cpu]
+    """Hash distances over the JPEGs (what the GPU path decodes), and the near-duplicate pairs over every file."""
+    jpegs = [path for path, result in cpu.items() if result.format == "JPEG" and result.dhash is not None]
+    d = [bits(cpu[p].dhash, gpu[p].dhash) for p in jpegs]
+    p = [bits(cpu[q].phash, gpu[q].phash) for q in jpegs]
+    fine = [fine_bits(cpu[q].fine_hash, gpu[q].fine_hash) for q in jpegs]
     fd, fp = [f[0] for f in fine], [f[1] for f in fine]
-    same = sum(cpu[q].hash_variants == gpu[q].hash_variants for q in cpu)
-    print(
-        f"  {label:<22} dHash {statistics.mean(d):.2f} mean / {max(d)} max bits; pHash {statistics.mean(p):.2f} / "
-        f"{max(p)}; fine dHash {statistics.mean(fd):.1f} / {max(fd)} of 256; fine pHash {statistics.mean(fp):.1f} / "
-        f"{max(fp)}; turn hashes equal on {same}/{len(cpu)}"
-    )
+    same = sum(cpu[q].hash_variants == gpu[q].hash_variants for q in jpegs)
+    print(f"  {label:<22} {len(jpegs)} JPEGs: dHash {statistics.mean(d):.2f} mean / {max(d)} max bits; "
+          f"pHash {statistics.mean(p):.2f} / {max(p)}; fine dHash {statistics.mean(fd):.1f} / {max(fd)} of 256; "
+          f"fine pHash {statistics.mean(fp):.1f} / {max(fp)}; turn hashes equal on {same}/{len(jpegs)}")  # fmt: skip
     cpu_pairs, gpu_pairs = pairs_of(cpu), pairs_of(gpu)
     print(f"  {'':<22} near-duplicate pairs: CPU {len(cpu_pairs)}, GPU path {len(gpu_pairs)}, "
           f"same: {cpu_pairs == gpu_pairs}")  # fmt: skip
@@ -121,9 +122,14 @@ def agreement(label: str, cpu: dict[str, FileAnalysis], gpu: dict[str, FileAnaly
 def analysis(args: argparse.Namespace, scratch: Path) -> None:
     from catalog.media.gpu import TorchEngine
 
-    entries = make_library(scratch / "photos", args.files)
     cores = os.cpu_count() or 1
-    print(f"Analysis: {len(entries)} JPEGs ({args.files} at 12 MP, {len(entries) - args.files} at 3 MP), {cores} cores")
+    if args.corpus:
+        entries = list(walk_media([args.corpus]))
+        print(f"Analysis: {len(entries)} files of {args.corpus}, {cores} cores")
+    else:
+        entries = make_library(scratch / "photos", args.files)
+        made = f"{args.files} at 12 MP, {len(entries) - args.files} at 3 MP"
+        print(f"Analysis: {len(entries)} JPEGs ({made}), {cores} cores")
     timed_pass(analyze_many, entries[:cores], cores, scratch)  # warm: page cache, forkserver, imports
     cpu_seconds, cpu = timed_pass(analyze_many, entries, cores, scratch)
     print(f"  CPU engine, {cores} processes: {len(entries) / cpu_seconds:7.1f} files/s")
@@ -203,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=192, help="12 MP JPEGs to analyze (plus a quarter as copies)")
     parser.add_argument("--pairs", default="1000000,10000000", help="hash counts for the pair search")
     parser.add_argument("--decode-files", type=int, default=16, help="12 MP JPEGs for the one-core decode figure")
+    parser.add_argument("--corpus", help="analyze this folder's files instead of made-up 12 MP JPEGs")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: analysis,pairs,decode")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))

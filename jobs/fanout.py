@@ -185,14 +185,13 @@ def _enqueue(job: Job, batch_ids: list[int]) -> None:
 
 
 def gpu_workers_alive() -> bool:
-    """Whether a worker listening on the ``gpu`` queue sent its heartbeat lately (RQ's registry of workers)."""
+    """Whether a worker is registered on the ``gpu`` queue. Its registration is refreshed while it waits and
+    extended over each job it runs (a GPU worker runs a job's batches in one go, without heartbeats meanwhile),
+    and lapses once its process is gone; a batch offered to a worker that is gone still goes to the others."""
     import django_rq
     from rq import Worker
-    from rq.utils import now
 
-    recent = now() - HEARTBEAT_STALE
-    workers = Worker.all(queue=django_rq.get_queue(GPU_QUEUE))
-    return any(worker.last_heartbeat is not None and worker.last_heartbeat >= recent for worker in workers)
+    return bool(Worker.all(queue=django_rq.get_queue(GPU_QUEUE)))
 
 
 def gpu_batches(first: JobBatch) -> Iterator[JobBatch]:
