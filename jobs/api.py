@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -20,7 +20,8 @@ from rest_framework.views import APIView, exception_handler
 
 from catalog.permissions import again_refusal, refuse_unless
 from catalog.selectors import catalog_by_path
-from jobs.models import Job, JobKind
+from jobs.models import Job, JobKind, Webhook, WebhookDelivery
+from jobs.notify import UrlRefused, check_url, resume
 from jobs.requests import AnalyzeRequest, OrganizeRequest, ThumbnailsRequest, error_lines
 from jobs.selectors import job_list_visible, job_status, job_visible_for
 from jobs.services import job_cancel, job_start
@@ -209,3 +210,128 @@ def api_exception_handler(exc, context) -> Response | None:
         body = {"error": "invalid request: " + "; ".join(error_lines(data)), "fields": data}
     response.data = body
     return response
+
+
+# Webhooks ------------------------------------------------------------------------------------------------------
+
+
+class StrictBoolean(serializers.BooleanField):
+    """JSON's true or false only (DRF also takes 0, 1, "yes", "off" …, which a schema-driven client never sends)."""
+
+    default_error_messages = {"invalid": "must be true or false"}
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid")
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    """A hook of the user's. ``secret`` signs each POST (``X-VAM-Signature-256``); ``all_jobs`` and
+    ``allow_loopback`` are for staff only."""
+
+    serializer_field_mapping = serializers.ModelSerializer.serializer_field_mapping | {
+        models.BooleanField: StrictBoolean
+    }
+
+    class Meta:
+        model = Webhook
+        fields = ["id", "url", "secret", "all_jobs", "allow_loopback", "active", "paused_at", "failures", "created_at"]
+        read_only_fields = ["id", "secret", "paused_at", "failures", "created_at"]
+
+    def validate(self, attrs: dict) -> dict:
+        user = self.context["user"]
+        current = self.instance
+        for name in ("all_jobs", "allow_loopback"):
+            if attrs.get(name) and not user.is_staff:
+                raise serializers.ValidationError({name: "only staff can set this"})
+        url = attrs.get("url", current.url if current else "")
+        allow = attrs.get("allow_loopback", current.allow_loopback if current else False)
+        try:
+            check_url(url, allow, resolve=False)
+        except UrlRefused as exc:
+            raise serializers.ValidationError({"url": str(exc)}) from None
+        return attrs
+
+
+class WebhookChange(serializers.Serializer):
+    """What a ``PATCH`` may change (at least one of them); the same rules as a new hook's."""
+
+    url = serializers.URLField(max_length=2000, required=False)
+    active = StrictBoolean(required=False)
+    all_jobs = StrictBoolean(required=False)
+    allow_loopback = StrictBoolean(required=False)
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = ["id", "job", "status", "attempts", "response_code", "last_error", "next_attempt_at", "created_at",
+                  "delivered_at", "payload"]  # fmt: skip
+
+
+def _own_hook(request: Request, hook_id: int) -> Webhook:
+    hook = Webhook.objects.filter(pk=hook_id, owner=request.user).first()
+    if hook is None:
+        raise NotFound(f"no webhook {hook_id}")
+    return hook
+
+
+class WebhookList(APIView):
+    """``GET /api/webhooks``: the user's hooks; ``POST``: a new one (its secret is in the answer)."""
+
+    @extend_schema(responses=WebhookSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        hooks = Webhook.objects.filter(owner=request.user)
+        return Response(WebhookSerializer(hooks, many=True, context={"user": request.user}).data)
+
+    @extend_schema(request=WebhookSerializer, responses={201: WebhookSerializer})
+    def post(self, request: Request) -> Response:
+        data = WebhookSerializer(data=request.data, context={"user": request.user})
+        data.is_valid(raise_exception=True)
+        hook = data.save(owner=request.user)
+        return Response(WebhookSerializer(hook, context={"user": request.user}).data, status=status.HTTP_201_CREATED)
+
+
+class WebhookDetail(APIView):
+    """``GET``, ``PATCH`` (``url``, ``active``, and for staff ``all_jobs``, ``allow_loopback``), ``DELETE``."""
+
+    @extend_schema(responses=WebhookSerializer)
+    def get(self, request: Request, hook_id: int) -> Response:
+        return Response(WebhookSerializer(_own_hook(request, hook_id), context={"user": request.user}).data)
+
+    @extend_schema(request=WebhookChange, responses=WebhookSerializer)
+    def patch(self, request: Request, hook_id: int) -> Response:
+        hook = _own_hook(request, hook_id)
+        if not request.data:
+            raise serializers.ValidationError(
+                {"error": "give the fields to change: url, active, all_jobs, allow_loopback"}
+            )
+        data = WebhookSerializer(hook, data=request.data, partial=True, context={"user": request.user})
+        data.is_valid(raise_exception=True)
+        return Response(WebhookSerializer(data.save(), context={"user": request.user}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, hook_id: int) -> Response:
+        _own_hook(request, hook_id).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WebhookResume(APIView):
+    """``POST /api/webhooks/{id}/resume``: a paused hook delivers again (what it missed is not sent again)."""
+
+    @extend_schema(request=None, responses=WebhookSerializer)
+    def post(self, request: Request, hook_id: int) -> Response:
+        hook = _own_hook(request, hook_id)
+        resume(hook)
+        hook.refresh_from_db()
+        return Response(WebhookSerializer(hook, context={"user": request.user}).data)
+
+
+class WebhookDeliveries(APIView):
+    """``GET /api/webhooks/{id}/deliveries``: the hook's last 50 deliveries, newest first."""
+
+    @extend_schema(responses=DeliverySerializer(many=True))
+    def get(self, request: Request, hook_id: int) -> Response:
+        deliveries = _own_hook(request, hook_id).deliveries.all()[:50]
+        return Response(DeliverySerializer(deliveries, many=True).data)

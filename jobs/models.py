@@ -117,3 +117,65 @@ class JobBatch(models.Model):
 
     def __str__(self) -> str:
         return f"batch {self.index} of {self.job_id}"
+
+
+def new_webhook_secret() -> str:
+    import secrets
+
+    return secrets.token_hex(32)
+
+
+class Webhook(models.Model):
+    """A URL that hears about job ends: every job of its owner, or (a staff member's hook) every job.
+
+    Each POST is signed with ``secret`` (``X-VAM-Signature-256``, see ``jobs.notify``). A hook whose deliveries
+    keep failing is paused (``paused_at``) until its owner or an admin resumes it.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=128, default=new_webhook_secret)
+    all_jobs = models.BooleanField(default=False, help_text="every user's jobs (staff only)")
+    allow_loopback = models.BooleanField(
+        default=False, help_text="may post to this server's own loopback addresses (staff only)"
+    )
+    active = models.BooleanField(default=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveIntegerField(default=0, help_text="deliveries failed in a row")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One job end told to one hook: the document sent, and how its attempts went."""
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    response_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.payload.get('kind', 'job')} {self.payload.get('status', '')} to {self.webhook}"

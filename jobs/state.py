@@ -4,16 +4,21 @@ code that starts them (``jobs.services``): below both, so neither imports the ot
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+from functools import partial
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import FINAL_STATUSES, Job
+from jobs.notify import job_ended
 from jobs.reporter import job_push
 
 EMBEDDED = "embedded:"
+logger = logging.getLogger(__name__)
 
 
 def uses_redis() -> bool:
@@ -46,4 +51,13 @@ def job_finish(
     job.refresh_from_db()
     if done:
         job_push(job)
+        transaction.on_commit(partial(_told, job.pk))
     return bool(done)
+
+
+def _told(job_id) -> None:
+    """Webhooks and mail for a job that ended (``jobs.notify``); their trouble never reaches the job."""
+    try:
+        job_ended(job_id)
+    except Exception:
+        logger.exception("cannot record the notifications of job %s", job_id)

@@ -22,4 +22,8 @@ urlpatterns = [
     path("api/jobs/<str:job_id>/rollback", api.OrganizeAgain.as_view(action="rollback"), name="api-job-rollback"),
     path("api/jobs/<str:job_id>/plan", api.OrganizePlan.as_view(), name="api-job-plan"),
     path("api/jobs/<str:job_id>", api.JobDetail.as_view(), name="api-job"),
+    path("api/webhooks", api.WebhookList.as_view(), name="api-webhooks"),
+    path("api/webhooks/<int:hook_id>", api.WebhookDetail.as_view(), name="api-webhook"),
+    path("api/webhooks/<int:hook_id>/resume", api.WebhookResume.as_view(), name="api-webhook-resume"),
+    path("api/webhooks/<int:hook_id>/deliveries", api.WebhookDeliveries.as_view(), name="api-webhook-deliveries"),
 ]

@@ -18,6 +18,7 @@ import time
 from django.db import connection, connections
 from rq.worker import SimpleWorker, Worker
 
+from jobs.notify import deliver_due
 from jobs.services import job_reconcile
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class ReconcilingMixin:
             fixed = job_reconcile()
             if fixed:
                 logger.warning("reconciled %d abandoned jobs", fixed)
+            deliver_due()  # webhook retries whose time has come
         except Exception:  # maintenance must never take the worker down
             logger.exception("job maintenance failed")
             _close_connections()  # one the database closed meanwhile: the next pass opens a new one

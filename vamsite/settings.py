@@ -286,6 +286,12 @@ EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT = _MAIL.backend, _MAIL.host, _MAIL.port
 EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _MAIL.user, _MAIL.password
 EMAIL_USE_TLS, EMAIL_USE_SSL = _MAIL.starttls, _MAIL.ssl
 DEFAULT_FROM_EMAIL = env_str("VAM_EMAIL_FROM") or "webmaster@localhost"
+# With mail configured, a job's user (with an email address) gets a mail when the job ends; VAM_JOB_MAIL=0 stops it.
+VAM_JOB_MAIL = _MAIL.configured and env_bool("VAM_JOB_MAIL", True)
+# The address users reach VAM at (https://vam.example.com): webhooks and mails link to job pages under it.
+VAM_BASE_URL = env_str("VAM_BASE_URL").rstrip("/")
+# Seconds before each retry of a webhook POST that got a 5xx, 408 or 429 answer or none; then it has failed.
+VAM_WEBHOOK_BACKOFF = [int(s) for s in env_str("VAM_WEBHOOK_BACKOFF", "10,60,300,1800,7200").split(",") if s.strip()]
 
 LANGUAGE_CODE = "en-us"
 # Pinned: Asset.taken_at holds wall-clock time labelled UTC, so every display must use UTC to show it unshifted.

@@ -5,8 +5,9 @@ status code, content type or header, or break its schema; wrong input must be re
 
 What a schema cannot say is told here: the submit operations check folders on disk (a source must exist inside
 the library roots, a catalog must be known, a job must have a plan), and the lists take only a cursor they gave
-(and a month only with its year), so a well-formed request may be refused with 400 there: those operations alone
-also take 400 for well-formed data.
+(and a month only with its year), and a webhook's URL must be one VAM posts to (a real host name, not this
+server), so a well-formed request may be refused with 400 there: those operations alone also take 400 for
+well-formed data.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ EXAMPLES = 10
 # Operations whose refusals depend on the disk, the catalogs or an earlier answer, not on the request's shape.
 STATE_CHECKED = ["/api/jobs/analyze", "/api/jobs/organize", "/api/jobs/thumbnails", "/api/jobs/{job_id}/resume",
                  "/api/jobs/{job_id}/rollback", "/api/catalogs/{catalog_id}/assets",
-                 "/api/catalogs/{catalog_id}/duplicates"]  # fmt: skip
+                 "/api/catalogs/{catalog_id}/duplicates", "/api/webhooks", "/api/webhooks/{hook_id}"]  # fmt: skip
 CONFIG = "".join(
     f"""
 [[operations]]
