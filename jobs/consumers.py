@@ -2,7 +2,8 @@
 
 On connect the consumer joins the channel group first and then sends a snapshot from the database, so no event
 falls between the two; then it relays ``job.progress`` events (the REST API's job-status payload). Anonymous
-users are refused with close code 4401, unknown or invisible jobs with 4404.
+users are refused with close code 4401, unknown or invisible jobs with 4404. Each event says whether the job is the
+user's own (``mine``), for the browser notification the jobs pages offer.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class JobsConsumer(AsyncJsonWebsocketConsumer):
         job = event["job"]
         if self.group == ALL_JOBS_GROUP and not (self.user.is_staff or event.get("owner") == self.user.pk):
             return
-        await self.send_json({"type": "job.progress", "job": job})
+        # ``mine``: the page may tell its user when one of their own jobs ends (browser notifications).
+        await self.send_json({"type": "job.progress", "job": job, "mine": event.get("owner") == self.user.pk})
 
 
 def _status(job_id) -> dict:

@@ -97,13 +97,14 @@
       });
   }
 
-  function render(job) {
+  function render(job, mine) {
     let row = holder.querySelector('[data-job-id="' + job.job_id + '"]');
     if (!row) {
       if (!template || scope !== "all" || FINAL.includes(job.status)) return;
       row = newRow(job);
     }
     const ended = FINAL.includes(job.status) && !FINAL.includes(row.dataset.status || "");
+    if (ended && mine) tell(job);
     Object.assign(row.dataset, {
       status: job.status, created: job.created_at || "", started: job.started_at || "", finished: job.finished_at || "",
     });
@@ -135,8 +136,8 @@
     };
     socket.onmessage = function (event) {
       const message = JSON.parse(event.data);
-      if (message.type === "jobs.snapshot") message.jobs.forEach(render);
-      else if (message.job) render(message.job);
+      if (message.type === "jobs.snapshot") message.jobs.forEach(function (job) { render(job, false); });
+      else if (message.job) render(message.job, message.mine);
     };
     socket.onclose = function (event) {
       if (state) state.textContent = event.code === 4401 ? "log in again for live updates" : "reconnecting…";
@@ -144,6 +145,53 @@
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 30000);
     };
+  }
+  // Browser notifications for the user's own jobs, asked for on a click and remembered in this browser; shown only
+  // while the tab is in the background (in front, the page itself shows the end).
+  const KIND = { analyze: "Analyze", organize: "Organize", thumbnails: "Thumbnails", duplicates: "Duplicates" };
+  const ENDED = { SUCCESS: "finished", FAILURE: "failed", CANCELLED: "was cancelled" };
+  const notifyButton = document.querySelector("[data-notify]");
+  const notifyState = document.querySelector("[data-notify-state]");
+  function notifying() {
+    return "Notification" in window && Notification.permission === "granted" && localStorage.getItem("vam-notify") === "on";
+  }
+  function showNotifyState() {
+    if (!notifyButton) return;
+    if (!("Notification" in window)) {
+      notifyButton.hidden = true;
+      return;
+    }
+    notifyButton.hidden = false;
+    const blocked = Notification.permission === "denied";
+    notifyButton.disabled = blocked;
+    notifyButton.textContent = notifying() ? "Stop notifying me" : "Notify me when my jobs end";
+    if (notifyState) {
+      notifyState.textContent = blocked ? "Notifications are blocked for this site in the browser's settings."
+        : notifying() ? "This browser tells you when one of your jobs ends while this tab is in the background." : "";
+    }
+  }
+  function tell(job) {
+    if (!notifying() || !document.hidden) return;
+    const title = (KIND[job.kind] || job.kind) + " " + (ENDED[job.status] || job.status.toLowerCase());
+    const note = new Notification("VAM: " + title, { body: job.error || job.message || "", tag: job.job_id });
+    note.onclick = function () {
+      window.focus();
+      location.href = "/jobs/" + job.job_id + "/";
+    };
+  }
+  if (notifyButton) {
+    notifyButton.addEventListener("click", function () {
+      if (notifying()) {
+        localStorage.removeItem("vam-notify");
+        showNotifyState();
+        return;
+      }
+      Notification.requestPermission().then(function (answer) {
+        if (answer === "granted") localStorage.setItem("vam-notify", "on");
+        showNotifyState();
+      });
+    });
+    showNotifyState();
   }
   // A form that asks first (a rollback): its question, asked here since the page allows no inline script.
   document.addEventListener("submit", function (event) {

@@ -102,3 +102,59 @@ def test_submit_analyze_in_the_browser_and_watch_it_finish(server, browser, tmp_
     result = browser.find_element(By.TAG_NAME, "main").text
     assert "6 files seen: 6 new" in result and "{" not in result  # the result in words, live
     assert Job.objects.get().status == JobStatus.SUCCESS
+
+
+# What the page's script sees instead of the browser's notifications: a tab in the background, and a Notification
+# that records what it is asked to show (and remembers, like the browser, that it was allowed).
+FAKE_NOTIFICATIONS = """
+window.told = [];
+class Told {
+  constructor(title, options) { window.told.push([title, options.tag]); }
+}
+Told.permission = localStorage.getItem("allowed") ? "granted" : "default";
+Told.requestPermission = function () {
+  localStorage.setItem("allowed", "1");
+  Told.permission = "granted";
+  return Promise.resolve("granted");
+};
+Object.defineProperty(window, "Notification", { value: Told, configurable: true, writable: true });
+Object.defineProperty(document, "hidden", { get: function () { return true; }, configurable: true });
+"""
+
+
+def test_the_browser_tells_its_user_when_their_job_ends_in_the_background(server, browser, tmp_path):
+    get_user_model().objects.create_user("jo", password="correct horse", is_staff=True)  # may start jobs
+    photos = tmp_path / "photos"
+    for index in range(4):
+        camera_photo(photos / f"IMG_{index}.jpg", color=(50 * index, 90, 160))
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FAKE_NOTIFICATIONS})
+    browser.get(server + "/accounts/login/")
+    browser.find_element(By.NAME, "username").send_keys("jo")
+    browser.find_element(By.NAME, "password").send_keys("correct horse")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda b: "/accounts/login/" not in b.current_url)
+    browser.get(server + "/jobs/")
+
+    button = browser.find_element(By.CSS_SELECTOR, "[data-notify]")
+    button_text = button.text
+    assert button_text == "Notify me when my jobs end"
+    button.click()
+    WebDriverWait(browser, 5).until(lambda b: b.find_element(By.CSS_SELECTOR, "[data-notify]").text != button_text)
+    assert browser.find_element(By.CSS_SELECTOR, "[data-notify]").text == "Stop notifying me"
+    assert "tells you when one of your jobs ends" in browser.find_element(By.CSS_SELECTOR, "[data-notify-state]").text
+
+    browser.find_element(By.NAME, "catalog_path").send_keys(str(tmp_path / "catalog"))
+    browser.find_element(By.NAME, "source_directories").send_keys(str(photos))
+    # Submitted into a frame, so that this page stays: the jobs list hears of the job over its websocket.
+    browser.execute_script("""
+        const frame = document.createElement("iframe");
+        frame.name = "elsewhere";
+        document.body.appendChild(frame);
+        const form = document.querySelector("form[action$='/analyze/']");
+        form.target = "elsewhere";
+        form.submit();
+    """)
+    WebDriverWait(browser, 90).until(lambda b: b.execute_script("return window.told.length") > 0)
+    job = Job.objects.get()
+    assert browser.execute_script("return window.told") == [["VAM: Analyze finished", str(job.pk)]]
+    assert job.status == JobStatus.SUCCESS
