@@ -15,7 +15,8 @@ import os
 import re
 import struct
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import PurePath
@@ -233,17 +234,11 @@ def analyze_file(
         return result
     if sidecars:
         known_sha256 = frozenset()
-    try:
+    with contained(result):
         if extension in VIDEO_EXTENSIONS:
             _analyze_video(result, extension, options, known_sha256)
         else:
             _analyze_image(result, extension, options, known_sha256)
-    except MemoryError:
-        result.add_problem(Problem.OUT_OF_MEMORY, "not enough memory to decode this file")
-    except OSError as exc:
-        result.add_problem(Problem.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
-    except Exception as exc:  # a parser bug on hostile input must cost this file only, never the run
-        result.add_problem(Problem.CORRUPT, f"unexpected {type(exc).__name__} while reading the file: {_message(exc)}")
     if sidecars:
         try:
             apply_sidecars(result, sidecars)
@@ -251,6 +246,20 @@ def analyze_file(
             result.note = result.note or f"cannot use a sidecar: {_message(exc)}"[:255]
     sanitize(result)
     return result
+
+
+@contextmanager
+def contained(result: FileAnalysis) -> Iterator[None]:
+    """Whatever goes wrong inside becomes the file's problem: a parser bug on hostile input, a decoder out of
+    memory or a read error must cost this file only, never the run."""
+    try:
+        yield
+    except MemoryError:
+        result.add_problem(Problem.OUT_OF_MEMORY, "not enough memory to decode this file")
+    except OSError as exc:
+        result.add_problem(Problem.UNREADABLE, f"cannot read file: {exc.strerror or exc}")
+    except Exception as exc:
+        result.add_problem(Problem.CORRUPT, f"unexpected {type(exc).__name__} while reading the file: {_message(exc)}")
 
 
 INT_MAX = 2**31 - 1

@@ -49,6 +49,7 @@ from .analyze import (
     Problem,
     analyze_file,
     chain_sizes,
+    contained,
     decode_and_derive,
     decode_upright,
     draft_scale,
@@ -228,17 +229,13 @@ class TorchEngine:
     def _on_cpu(self, result: FileAnalysis, options: AnalyzeOptions, data: bytes | None = None) -> None:
         """Finish a deferred picture the CPU engine's way."""
         self.fell_back += 1
-        try:
+        with contained(result):
             if data is None:
                 with open(result.path, "rb") as handle:
                     data = handle.read()
             image = open_image(result, data, options)
             if image is not None:
                 decode_and_derive(result, image, options)
-        except MemoryError:
-            result.add_problem(Problem.OUT_OF_MEMORY, "not enough memory to decode this file")
-        except Exception as exc:  # hostile input costs this file only, as in ``analyze_file``
-            result.add_problem(Problem.CORRUPT, f"unexpected {type(exc).__name__} while decoding: {exc}"[:500])
 
     def _derive(
         self,
