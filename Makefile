@@ -45,7 +45,7 @@ run: install
 
 serve: install
 	@echo "VAM: http://$(HOST):$(PORT)/ (log in as admin; Ctrl-C stops the server, \`make serve\` starts it again)"
-	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	$(PY) manage.py serve $(HOST):$(PORT)
 
 # Start Postgres and Redis when they are not reachable (Debian's pg_ctlcluster, redis-server), or fail clearly.
 services:

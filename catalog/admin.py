@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Case, Count, F, When
 from django.http import HttpRequest, HttpResponseRedirect
@@ -13,6 +14,7 @@ from catalog.media.analyze import Problem
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind, OrganizeStep
 from catalog.services.duplicates import DuplicatesError, group_dismiss, group_set_primary, member_dismiss
+from catalog.services.schedule import SCHEDULE_HELP, ScheduleError, catalog_set_schedule, local_words, schedule_parse
 
 
 class CatalogForm(forms.ModelForm):
@@ -22,7 +24,14 @@ class CatalogForm(forms.ModelForm):
 
     class Meta:
         model = Catalog
-        fields = ["name", "path", "owner", "source_directories", "exclude_directories", "stats", "stats_at"]
+        fields = ["name", "path", "owner", "source_directories", "exclude_directories", "schedule", "stats", "stats_at"]
+        help_texts = {"schedule": "rescans: " + SCHEDULE_HELP}
+
+    def clean_schedule(self) -> str:
+        try:
+            return schedule_parse(self.cleaned_data["schedule"])
+        except ScheduleError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean_path(self) -> str:
         path = self.cleaned_data["path"]
@@ -61,7 +70,21 @@ class CatalogAdmin(admin.ModelAdmin):
     list_display = ["name", "path", "owner", "asset_count", "last_analyzed_at"]
     list_select_related = ["owner"]
     search_fields = ["name", "path"]
-    readonly_fields = ["created_at", "updated_at", "last_analyzed_at"]
+    readonly_fields = ["created_at", "updated_at", "last_analyzed_at", "next_rescan", "schedule_note"]
+
+    def save_model(self, request, obj: Catalog, form, change: bool) -> None:
+        """The next rescan follows the schedule given (a schedule saved as it was keeps its slot)."""
+        schedule = obj.schedule
+        if change:
+            obj.schedule = form.initial.get("schedule", "")
+        super().save_model(request, obj, form, change)
+        catalog_set_schedule(catalog=obj, schedule=schedule)
+
+    @admin.display(description="Next rescan")
+    def next_rescan(self, catalog: Catalog) -> str:
+        if not catalog.schedule_next_at:
+            return "—"
+        return f"{local_words(catalog.schedule_next_at)} ({settings.VAM_TIME_ZONE})"
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(asset_total=Count("assets"))

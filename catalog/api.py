@@ -35,6 +35,7 @@ from catalog.grid import (
 )
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind, MediaType
+from catalog.permissions import change_refusal, refuse_unless
 from catalog.selectors import asset_partners
 from catalog.services.duplicates import (
     DuplicatesError,
@@ -45,6 +46,8 @@ from catalog.services.duplicates import (
 )
 from catalog.services.exports import KINDS, ExportError, asset_record, catalog_export_chunks
 from catalog.services.review import assets_set_date
+from catalog.services.schedule import MAX_LENGTH as MAX_SCHEDULE
+from catalog.services.schedule import ScheduleError, catalog_set_schedule, schedule_parse
 from catalog.services.stats import catalog_stats
 from catalog.views import thumbnail_response
 
@@ -60,6 +63,9 @@ def catalog_record(catalog: Catalog) -> dict[str, Any]:
         "source_directories": catalog.source_directories,
         "exclude_directories": catalog.exclude_directories,
         "last_analyzed_at": catalog.last_analyzed_at.isoformat() if catalog.last_analyzed_at else None,
+        "schedule": catalog.schedule or None,
+        "schedule_next_at": catalog.schedule_next_at.isoformat() if catalog.schedule_next_at else None,
+        "schedule_note": catalog.schedule_note if catalog.schedule else "",
     }
 
 
@@ -85,24 +91,52 @@ class CatalogList(APIView):
         return Response([catalog_record(catalog) for catalog in catalogs])
 
 
+class CatalogChange(serializers.Serializer):
+    schedule = serializers.CharField(
+        allow_null=True, allow_blank=True, max_length=MAX_SCHEDULE,
+        error_messages={"required": "give the schedule: off, hourly, nightly or a cron expression",
+                        "invalid": "must be text or null", "max_length": f"is too long (at most {MAX_SCHEDULE} "
+                        "characters)"},
+        help_text="rescans: null or \"off\", \"hourly\", \"nightly\" (03:00) or a cron expression of five fields, in "
+        "the server's time zone",
+    )  # fmt: skip
+
+    default_error_messages = {"invalid": "the request must be a JSON object, not {datatype}"}
+
+    def validate_schedule(self, value: str | None) -> str:
+        try:
+            return schedule_parse(value)
+        except ScheduleError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
 class CatalogDetail(APIView):
     """``GET /api/catalogs/{id}``: the dashboard's figures (kept on the catalog row, see catalog.services.stats)
-    and its recent jobs."""
+    and its recent jobs. ``PATCH``: its rescan schedule (staff and its owner)."""
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, catalog_id: int) -> Response:
+        catalog = get_object_or_404(Catalog.objects.select_related("owner"), pk=catalog_id)
+        return Response(self._detail(request, catalog))
+
+    @extend_schema(request=CatalogChange, responses=OpenApiTypes.OBJECT)
+    def patch(self, request: Request, catalog_id: int) -> Response:
+        catalog = get_object_or_404(Catalog.objects.select_related("owner"), pk=catalog_id)
+        body = CatalogChange(data=request.data)
+        body.is_valid(raise_exception=True)
+        refuse_unless(change_refusal(request.user, catalog, "change this catalog's schedule"))
+        catalog_set_schedule(catalog=catalog, schedule=body.validated_data["schedule"])
+        return Response(self._detail(request, catalog))
+
+    def _detail(self, request: Request, catalog: Catalog) -> dict[str, Any]:
         from jobs.selectors import job_status, job_visible_for
 
-        catalog = get_object_or_404(Catalog.objects.select_related("owner"), pk=catalog_id)
         jobs = job_visible_for(request.user).filter(catalog=catalog).order_by("-created_at")[:RECENT_JOBS]
-        return Response(
-            catalog_record(catalog)
-            | {
-                "stats": catalog_stats(catalog),
-                "stats_at": catalog.stats_at.isoformat() if catalog.stats_at else None,
-                "recent_jobs": [job_status(job) for job in jobs],
-            }
-        )
+        return catalog_record(catalog) | {
+            "stats": catalog_stats(catalog),
+            "stats_at": catalog.stats_at.isoformat() if catalog.stats_at else None,
+            "recent_jobs": [job_status(job) for job in jobs],
+        }
 
 
 def limit_parameter(what: str) -> OpenApiParameter:

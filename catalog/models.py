@@ -19,6 +19,11 @@ class Catalog(models.Model):
         help_text="besides staff, the one user who may change its sources, delete it and move its files",
     )  # fmt: skip
     last_analyzed_at = models.DateTimeField(null=True, blank=True)
+    # Rescans on a schedule (catalog.services.schedule): "" (off), "hourly", "nightly" or a cron expression in the
+    # server's time zone; the next instant it is due; why the last one due did not run, if it did not.
+    schedule = models.CharField(max_length=100, blank=True, default="", db_default="")
+    schedule_next_at = models.DateTimeField(null=True, blank=True)
+    schedule_note = models.CharField(max_length=255, blank=True, default="", db_default="")
     # The dashboard's figures, computed when the catalog changes (catalog.services.stats), read in one row.
     stats = models.JSONField(default=dict, blank=True)
     stats_at = models.DateTimeField(null=True, blank=True)

@@ -34,6 +34,7 @@ from catalog.services.duplicates import (
     member_dismiss,
 )
 from catalog.services.review import assets_set_date
+from catalog.services.schedule import ScheduleError, catalog_set_schedule, local_words, schedule_parse, schedule_words
 from catalog.services.stats import catalog_stats
 from jobs.display import job_rows
 from jobs.selectors import job_visible_for
@@ -95,6 +96,9 @@ def dashboard(request: HttpRequest, catalog_id: int) -> HttpResponse:
         "chart_width": max(8 * len(bars), 8),
         "jobs": job_rows(jobs),
         "grid": grid,
+        "schedule": schedule_words(catalog.schedule),
+        "schedule_next": local_words(catalog.schedule_next_at),
+        "time_zone": settings.VAM_TIME_ZONE,
     }
     return render(request, "catalog/dashboard.html", context)
 
@@ -453,8 +457,13 @@ def _catalog_form(request: HttpRequest, catalog: Catalog | None) -> tuple[dict, 
         "path": catalog.path if catalog else request.POST.get("path", "").strip(),
         "sources": [line.strip() for line in request.POST.get("sources", "").splitlines() if line.strip()],
         "owner": catalog.owner_id if catalog else None,
+        "schedule_choice": request.POST.get("schedule_choice", "off"),
+        "schedule_cron": request.POST.get("schedule_cron", "").strip(),
     }
     errors = {}
+    values["schedule"], schedule_error = _schedule_posted(values["schedule_choice"], values["schedule_cron"])
+    if schedule_error:
+        errors["schedule"] = schedule_error
     if not values["name"] or len(values["name"]) > 255 or "\x00" in values["name"]:
         errors["name"] = "give the catalog a name (at most 255 characters)"
     if len(values["path"]) > 1024:
@@ -478,6 +487,32 @@ def _catalog_form(request: HttpRequest, catalog: Catalog | None) -> tuple[dict, 
     return values, errors
 
 
+SCHEDULE_CHOICES = {
+    "off": "Off", "hourly": "Every hour", "nightly": "Every night at 03:00", "cron": "On a cron schedule",
+}  # fmt: skip
+
+
+def _schedule_posted(choice: str, cron: str) -> tuple[str, str]:
+    """The schedule the edit form's two fields give, and the reason it cannot be used ("" when it can)."""
+    if choice not in SCHEDULE_CHOICES:
+        return "", "choose one of the listed schedules"
+    if choice != "cron":
+        return schedule_parse(choice), ""
+    if not cron:
+        return "", "give the cron expression, like 30 2 * * 0 for Sundays at 02:30"
+    try:
+        return schedule_parse(cron), ""
+    except ScheduleError as exc:
+        return "", str(exc)
+
+
+def _schedule_values(schedule: str) -> dict[str, str]:
+    """The edit form's fields for a stored schedule."""
+    if schedule in ("", "hourly", "nightly"):
+        return {"schedule_choice": schedule or "off", "schedule_cron": ""}
+    return {"schedule_choice": "cron", "schedule_cron": schedule}
+
+
 def _owners():
     from django.contrib.auth import get_user_model
 
@@ -486,7 +521,8 @@ def _owners():
 
 def _edit_page(request: HttpRequest, catalog: Catalog | None, values: dict, errors: dict) -> HttpResponse:
     context = {"values": values, "errors": errors, "catalog": catalog,
-               "owners": _owners() if request.user.is_staff else None}  # fmt: skip
+               "owners": _owners() if request.user.is_staff else None,
+               "schedule_choices": SCHEDULE_CHOICES, "time_zone": settings.VAM_TIME_ZONE}  # fmt: skip
     return render(request, "catalog/edit.html", context, status=400 if errors else 200)
 
 
@@ -505,6 +541,7 @@ def catalog_create(request: HttpRequest) -> HttpResponse:
             catalog = Catalog.objects.create(
                 name=values["name"], path=values["path"], source_directories=values["sources"], owner_id=values["owner"]
             )
+            catalog_set_schedule(catalog=catalog, schedule=values["schedule"])
             return redirect("catalog:dashboard", catalog_id=catalog.pk)
     return _edit_page(request, None, values, errors)
 
@@ -517,13 +554,14 @@ def catalog_edit(request: HttpRequest, catalog_id: int) -> HttpResponse:
         return refused
     if request.method == "GET":
         values = {"name": catalog.name, "path": catalog.path, "sources": catalog.source_directories,
-                  "owner": catalog.owner_id}  # fmt: skip
+                  "owner": catalog.owner_id} | _schedule_values(catalog.schedule)  # fmt: skip
         return _edit_page(request, catalog, values, {})
     values, errors = _catalog_form(request, catalog)
     if errors:
         return _edit_page(request, catalog, values, errors)
     catalog.name, catalog.source_directories, catalog.owner_id = values["name"], values["sources"], values["owner"]
     catalog.save(update_fields=["name", "source_directories", "owner", "updated_at"])
+    catalog_set_schedule(catalog=catalog, schedule=values["schedule"])
     return redirect("catalog:dashboard", catalog_id=catalog.pk)
 
 

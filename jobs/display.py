@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from catalog.media.words import counted, duration_words
 from catalog.models import Catalog
+from catalog.services.schedule import schedule_words
 from catalog.similarity.grouping import DEFAULT_THRESHOLD
 from jobs.models import Job, JobKind
 from jobs.selectors import job_status
@@ -61,6 +62,8 @@ def job_title(job: Job, names: dict[str, str] | None = None) -> str:
         if params.get(action):
             return f"{action.capitalize()} of organize job {str(params[action])[:8]}"
     name = _catalog_name(job, names or {})
+    if params.get("scheduled"):
+        return f"Scheduled rescan of {name}"
     if job.kind != JobKind.ORGANIZE:
         return f"{KIND_WORDS.get(job.kind, job.kind.capitalize() + ' of')} {name}"
     what = f"the redundant copies of {name}" if params.get("only_redundant") else name
@@ -148,6 +151,7 @@ PARAMETER_LABELS = {
     "naming_strategy": "File names", "dry_run": "Dry run", "verify_checksums": "Verify checksums",
     "skip_duplicates": "Skip duplicates", "only_redundant": "Only the redundant copies",
     "undated_folder": "Folder for undated files", "exclude_output": "Leave the output out of later scans",
+    "scheduled": "Started by the schedule",
 }  # fmt: skip
 
 
@@ -172,6 +176,8 @@ def _parameter(key: str, value: Any) -> dict[str, Any]:
         return _row(label, OPERATION_WORDS.get(value, value))
     if key == "directory_structure":
         return _row(label, structure_words(str(value)))
+    if key == "scheduled":
+        return _row(label, schedule_words(str(value)))
     if key == "undated_folder":
         return _row(label, "left out (not organized)" if value is None else value)
     return _row(label, value)
@@ -196,7 +202,8 @@ def parameter_rows(job: Job) -> list[dict[str, Any]]:
 
 ANALYZE_FILES = {
     "seen": "Files seen", "new": "New", "changed": "Changed", "unchanged": "Unchanged",
-    "reused": "Known content, not read again", "analyzed": "Read and analyzed", "missing": "Marked missing",
+    "reused": "Known content, not read again", "analyzed": "Read and analyzed",
+    "moved": "Moved or renamed (found at a new path)", "missing": "Marked missing",
     "problems": "With problems, in the whole catalog",
     "pairs": "Going with another file (RAW + JPEG, Live Photo), in the whole catalog",
 }  # fmt: skip
@@ -251,7 +258,7 @@ def _analyze_result(result: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     seen, new, changed = result.get("seen", 0), result.get("new", 0), result.get("changed", 0)
     summary = (
         f"{counted(seen, 'file')} seen: {new:,} new, {changed:,} changed, {result.get('unchanged', 0):,} unchanged, "
-        f"{result.get('missing', 0):,} marked missing."
+        f"{result.get('moved', 0):,} moved, {result.get('missing', 0):,} marked missing."
     )
     files = _take(result, ANALYZE_FILES, hide_zero=["pairs"]) + _timing(result, "elapsed_seconds")
     speed = result.pop("files_per_second", None)

@@ -20,6 +20,7 @@ class JobStatus(models.TextChoices):
 
 
 FINAL_STATUSES = (JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.CANCELLED)
+ACTIVE_STATUSES = (JobStatus.PENDING, JobStatus.PROGRESS)
 
 
 class Job(models.Model):

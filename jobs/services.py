@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from jobs import embedded
 from jobs.heartbeat import HEARTBEAT_STALE
-from jobs.models import Job, JobBatch, JobKind, JobStatus
+from jobs.models import ACTIVE_STATUSES, Job, JobBatch, JobKind, JobStatus
 from jobs.reporter import job_push
 from jobs.state import EMBEDDED, current_worker_name, job_finish, uses_redis
 
@@ -112,7 +112,7 @@ def job_reconcile(*, now=None) -> int:
     """
     now = now or timezone.now()
     fixed = 0
-    for job in Job.objects.filter(status__in=[JobStatus.PENDING, JobStatus.PROGRESS]):
+    for job in Job.objects.filter(status__in=ACTIVE_STATUSES):
         reason = _abandoned(job, now)
         if not reason:
             continue

@@ -94,6 +94,7 @@ class AnalyzeSummary:
     changed: int = 0
     unchanged: int = 0
     reused: int = 0
+    moved: int = 0  # files gone from their path and found at another (moved or renamed outside VAM)
     missing: int = 0
     problems: int = 0
     elapsed: float = 0.0
@@ -114,6 +115,7 @@ class AnalyzeSummary:
             "unchanged": self.unchanged,
             "reused": self.reused,
             "analyzed": self.analyzed,
+            "moved": self.moved,
             "missing": self.missing,
             "problems": self.problems,
             "pairs": self.pairs,
@@ -125,8 +127,8 @@ class AnalyzeSummary:
     def line(self) -> str:
         return (
             f"{counted(self.seen, 'file')} seen: {self.new} new, {self.changed} changed, {self.unchanged} unchanged, "
-            f"{self.reused} known content, {self.missing} marked missing; {self.problems} with problems in the "
-            "catalog; "
+            f"{self.reused} known content, {self.moved} moved, {self.missing} marked missing; {self.problems} with "
+            "problems in the catalog; "
             f"{self.elapsed:.1f} s, {self.files_per_second:.1f} files/s"
         )
 
@@ -281,6 +283,7 @@ def catalog_analyze(
     known_contents = _known_contents(catalog, {entry.size for entry in to_analyze}) if to_analyze else {}
     run = run_entries or partial(analyze_entries, workers=worker_count(workers))
     run(catalog, to_analyze, known_contents, options, summary, reporter)
+    summary.moved = _moved(catalog, gone)
 
     catalog.source_directories = sorted(set(catalog.source_directories or []) | set(roots))
     catalog.last_analyzed_at = timezone.now()
@@ -294,6 +297,22 @@ def catalog_analyze(
     summary.elapsed = time.monotonic() - started
     reporter.update(phase="done", current=summary.analyzed + summary.reused, total=len(to_analyze))
     return summary
+
+
+def _moved(catalog: Catalog, gone: list[str]) -> int:
+    """How many of the paths that went missing in this run have their content at another path now."""
+    moved = 0
+    for start in range(0, len(gone), 5000):
+        chunk = gone[start : start + 5000]
+        contents = set(
+            Asset.objects.filter(catalog=catalog, path__in=chunk).exclude(sha256="").values_list("sha256", flat=True)
+        )
+        if not contents:
+            continue
+        present = Asset.objects.filter(catalog=catalog, sha256__in=contents).exclude(status=AssetStatus.MISSING)
+        found = set(present.values_list("sha256", flat=True).distinct())
+        moved += Asset.objects.filter(catalog=catalog, path__in=chunk, sha256__in=found).count()
+    return moved
 
 
 class EntryRunner(Protocol):

@@ -235,7 +235,7 @@ def test_an_analyze_job_page_reads_in_words(admin_client, analyzed_through_the_f
     assert f'href="{reverse("catalog:dashboard", args=[job.catalog.pk])}"' in page
     assert "Source folders " + str(job.params["source_directories"][0]) in words
     assert "Detect duplicates yes" in words and "Similarity threshold 16 (default)" in words
-    assert "3 files seen: 3 new, 0 changed, 0 unchanged, 0 marked missing." in words
+    assert "3 files seen: 3 new, 0 changed, 0 unchanged, 0 moved, 0 marked missing." in words
     assert "Files seen 3" in words and "Exact duplicate groups 0" in words and "Duration" in words
     assert "files/s" in words and "Submitted by admin" in words
     assert "This run found a problem with 1 file:" in words and "broken.jpg" in words

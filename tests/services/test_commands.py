@@ -93,7 +93,7 @@ def test_relative_and_symlinked_paths_name_the_same_catalog_and_files(tmp_path, 
     run("analyze", "catalog", "-s", "photos", "--workers", "1")
     out, _ = run("analyze", str(tmp_path / "catalog") + "/", "-s", "alias/", "--workers", "1")
 
-    assert "2 files seen: 0 new, 0 changed, 2 unchanged, 0 known content, 0 marked missing" in out
+    assert "2 files seen: 0 new, 0 changed, 2 unchanged, 0 known content, 0 moved, 0 marked missing" in out
     assert Catalog.objects.get().path == str(tmp_path / "catalog")
     assert sorted(Asset.objects.values_list("path", flat=True)) == [str(library / "a.jpg"), str(library / "sub/b.jpg")]
 

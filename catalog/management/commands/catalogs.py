@@ -1,16 +1,49 @@
-from django.core.management.base import BaseCommand
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template.defaultfilters import filesizeformat
 
+from catalog.management.common import existing_catalog
 from catalog.models import Catalog
+from catalog.services.schedule import (
+    SCHEDULE_HELP,
+    ScheduleError,
+    catalog_set_schedule,
+    local_words,
+    schedule_parse,
+    schedule_words,
+)
 from catalog.services.stats import catalog_stats
 from catalog.templatetags.vam import counted
 
 
 class Command(BaseCommand):
-    help = "Every catalog with its figures: sources, files, problems, dates, duplicate groups, last analysis."
+    help = (
+        "Every catalog with its figures: sources, files, problems, dates, duplicate groups, last analysis, rescan "
+        "schedule. With CATALOG_PATH, that one catalog; with --schedule, set its rescan schedule."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("catalog_path", nargs="?", help="show (or, with --schedule, change) this catalog only")
+        parser.add_argument("--schedule", metavar="WHEN", help="rescan schedule: " + SCHEDULE_HELP)
 
     def handle(self, *args, **options) -> None:
-        catalogs = list(Catalog.objects.order_by("name", "path"))
+        if options["schedule"] is not None and not options["catalog_path"]:
+            raise CommandError("--schedule: name the catalog (`manage.py catalogs CATALOG_PATH --schedule nightly`)")
+        if options["catalog_path"]:
+            catalog = existing_catalog(str(Path(options["catalog_path"]).expanduser().resolve()))
+            if options["schedule"] is not None:
+                try:
+                    schedule = schedule_parse(options["schedule"])
+                except ScheduleError as exc:
+                    raise CommandError(f"--schedule: {exc}") from None
+                catalog_set_schedule(catalog=catalog, schedule=schedule)
+                self.stdout.write(f"{catalog.name}: {_schedule_line(catalog)}")
+                return
+            catalogs = [catalog]
+        else:
+            catalogs = list(Catalog.objects.order_by("name", "path"))
         if not catalogs:
             self.stdout.write("no catalogs yet: create one with `manage.py analyze CATALOG_PATH -s DIR`")
             return
@@ -41,7 +74,17 @@ def _figures(catalog: Catalog) -> list[tuple[str, str]]:
         ("duplicate groups", f"{groups:,} ({figure('exact_groups')} exact, {figure('similar_groups')} similar; "
                              f"{figure('unreviewed_groups')} to review)"),
         ("last analyzed", analyzed or "never"),
+        ("rescans", _schedule_line(catalog)),
     ]  # fmt: skip
     if catalog.exclude_directories:
         figures.insert(1, ("excluded", ", ".join(catalog.exclude_directories)))
     return figures
+
+
+def _schedule_line(catalog: Catalog) -> str:
+    if not catalog.schedule:
+        return "off"
+    line = f"{schedule_words(catalog.schedule)} ({settings.VAM_TIME_ZONE})"
+    if catalog.schedule_next_at:
+        line += f"; the next one {local_words(catalog.schedule_next_at)}"
+    return line + (f"; {catalog.schedule_note}" if catalog.schedule_note else "")
