@@ -3,13 +3,15 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.management.common import add_job_arguments, command_job, summary_from
+from catalog.management.common import add_job_arguments, command_job, existing_catalog, summary_from
+from catalog.media.watch import change_bursts
+from catalog.media.words import counted
 from catalog.models import Catalog
 from catalog.selectors import catalog_by_path
 from catalog.services.analyze import AnalyzeError, AnalyzeSummary, catalog_get_or_create, sources_check
 from catalog.services.duplicates import DuplicatesSummary
 from catalog.similarity.grouping import DEFAULT_THRESHOLD, MAX_THRESHOLD
-from jobs.models import JobKind
+from jobs.models import JobKind, JobStatus
 
 
 def add_threshold_argument(parser: CommandParser) -> None:
@@ -52,9 +54,16 @@ class Command(BaseCommand):
             help="a folder inside the sources to skip, now and in later runs (an organize output, say)",
         )  # fmt: skip
         parser.add_argument("--name", help="the catalog's name on the pages (default: its folder's name)")
+        parser.add_argument(
+            "--watch", action="store_true",
+            help="after this run, follow the source folders and analyze again a few seconds after files are added, "
+            "changed or removed (a burst of copies is one run); Ctrl-C stops",
+        )  # fmt: skip
         add_job_arguments(parser)
 
     def handle(self, *args, **options) -> None:
+        if options["watch"] and options["enqueue"]:
+            raise CommandError("--watch runs one rescan after another: use --wait to run them on the workers")
         catalog_path = str(Path(options["catalog_path"]).expanduser().resolve())
         catalog = catalog_by_path(catalog_path)
         if options["name"] is not None and not options["name"].strip():
@@ -85,6 +94,30 @@ class Command(BaseCommand):
             "exclude_directories": options["exclude"],
         }
         command_job(self, options, kind=JobKind.ANALYZE, params=params, catalog=catalog, report=self._report)
+        if options["watch"]:
+            self._watch(catalog_path, params, options)
+
+    def _watch(self, catalog_path: str, params: dict, options: dict) -> None:
+        """Analyze again after every burst of changes under the catalog's sources, one run after the other (the
+        changes of a run's time are the next burst). A failed run is told and the watch goes on; Ctrl-C ends it."""
+        catalog = existing_catalog(catalog_path)
+        folders = list(catalog.source_directories)
+        skipped = [catalog.path, *catalog.exclude_directories]
+        self.stderr.write(f"watching {_folders(folders)} for added, changed and removed files (Ctrl-C stops)")
+        rescan = params | {"exclude_directories": []}
+        try:
+            for paths in change_bursts(folders, exclude=skipped):
+                self.stderr.write(f"{counted(len(paths), 'path')} changed: analyzing again")
+                try:
+                    command_job(
+                        self, options, kind=JobKind.ANALYZE, params=rescan, catalog=catalog, report=self._report
+                    )
+                except CommandError as exc:
+                    if f"{JobStatus.CANCELLED}:" in str(exc):
+                        raise
+                    self.stderr.write(f"error: {exc}; still watching")
+        except KeyboardInterrupt:
+            self.stderr.write("stopped watching")
 
     def _report(self, result: dict) -> None:
         for error in result.get("walk_errors", [])[:20]:
