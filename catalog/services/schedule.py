@@ -61,11 +61,16 @@ def server_zone() -> ZoneInfo:
 
 
 def next_slot(schedule: str, after: datetime) -> datetime | None:
-    """The first instant of ``schedule`` strictly after ``after`` (aware), in UTC; None when it is off."""
+    """The first instant of ``schedule`` strictly after ``after`` (aware), in UTC; None when it is off.
+
+    As cron does across a change of summer time: a slot in the hour that the clocks skip runs at the end of the
+    gap, and a wall-clock time that the clocks show twice runs once, the first time."""
     if not schedule:
         return None
-    local = after.astimezone(server_zone())
-    slot = croniter(cron_of(schedule), local).get_next(datetime)
+    slots = croniter(cron_of(schedule), after.astimezone(server_zone()))
+    slot = slots.get_next(datetime)
+    while slot.astimezone(ZoneInfo("UTC")).astimezone(server_zone()).fold:
+        slot = slots.get_next(datetime)
     return slot.astimezone(ZoneInfo("UTC"))
 
 

@@ -61,6 +61,15 @@ def test_slots_are_read_in_the_servers_time_zone():
     assert next_slot("", at("2026-12-04T10:00:00")) is None
 
 
+@override_settings(VAM_TIME_ZONE="Europe/Berlin")
+def test_across_summer_time_a_slot_runs_once():
+    # 2027-03-28: the clocks skip 02:00-03:00, so 02:30 runs at 03:00 local (01:00 UTC).
+    assert next_slot("30 2 * * *", at("2027-03-27T12:00:00")) == at("2027-03-28T01:00:00")
+    # 2027-10-31: 02:00-03:00 comes twice; 02:30 runs the first time (00:30 UTC), and next on 1 November.
+    assert next_slot("30 2 * * *", at("2027-10-30T12:00:00")) == at("2027-10-31T00:30:00")
+    assert next_slot("30 2 * * *", at("2027-10-31T00:30:05")) == at("2027-11-01T01:30:00")
+
+
 # The tick -----------------------------------------------------------------------------------------------------------
 
 
