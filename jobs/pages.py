@@ -249,7 +249,7 @@ def _detail_context(request: HttpRequest, job: Job) -> dict[str, Any]:
         "summary": summary,
         "sections": sections,
         "error": error_words(job),
-        "submitted_by": job.created_by.get_username() if job.created_by else "the command line",
+        "submitted_by": job.created_by.get_username() if job.created_by else _origin(job),
     }
     if job.kind == JobKind.ANALYZE and job.catalog is not None:
         context |= _analyze_problems(job)
@@ -352,3 +352,8 @@ def _visible_job(request: HttpRequest, job_id) -> Job:
     if job is None:
         raise Http404("no such job")
     return job
+
+
+def _origin(job: Job) -> str:
+    """Who started a job that no user submitted."""
+    return "the catalog's rescan schedule" if (job.params or {}).get("scheduled") else "the command line"

@@ -155,6 +155,14 @@ def test_the_scheduler_service_runs_a_missed_rescan_through_the_workers(schedule
     assert Job.objects.filter(kind=JobKind.ANALYZE).count() == 1
 
 
+@pytest.mark.django_db
+def test_the_job_page_says_the_schedule_started_it(admin_client, scheduled, queue):
+    job = rescans_start()[0]
+    page = admin_client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "Scheduled rescan of Family" in page and "the catalog&#x27;s rescan schedule" in page
+    assert "every night at 03:00" in page
+
+
 # The embedded default: `manage.py serve` keeps the clock ------------------------------------------------------------
 
 
