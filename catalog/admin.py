@@ -12,7 +12,7 @@ from rest_framework import serializers
 from catalog import validators
 from catalog.media.analyze import Problem
 from catalog.media.thumbnails import thumbnail_path
-from catalog.models import Asset, Catalog, DuplicateGroup, DuplicateMember, GroupKind, OrganizeStep
+from catalog.models import NEAR_KINDS, Asset, Catalog, DuplicateGroup, DuplicateMember, OrganizeStep
 from catalog.services.duplicates import DuplicatesError, group_dismiss, group_set_primary, member_dismiss
 from catalog.services.schedule import SCHEDULE_HELP, ScheduleError, catalog_set_schedule, local_words, schedule_parse
 
@@ -217,7 +217,7 @@ class DuplicateGroupAdmin(admin.ModelAdmin):
         return False  # groups come from duplicate detection
 
     def get_fields(self, request, obj=None):
-        if obj is not None and obj.kind == GroupKind.SIMILAR:
+        if obj is not None and obj.kind in NEAR_KINDS:
             return [name for name in self.fields if name != "cluster"]
         return self.fields
 
@@ -254,11 +254,11 @@ class DuplicateGroupAdmin(admin.ModelAdmin):
         url = reverse("admin:catalog_duplicategroup_change", args=[group.cluster_id])
         return format_html('<a href="{}">similar group {}</a>', url, group.cluster_id)
 
-    @admin.action(description="Not duplicates: never group these pictures together again")
+    @admin.action(description="Not duplicates: never group these pictures (or videos) together again")
     def mark_not_duplicates(self, request: HttpRequest, queryset) -> None:
         dismissed = skipped = 0
         for group in queryset:
-            if group.kind != GroupKind.SIMILAR:
+            if group.kind not in NEAR_KINDS:
                 skipped += 1
                 continue
             group_dismiss(group=group)

@@ -137,6 +137,9 @@ class Asset(models.Model):
     # dHash and pHash of the picture's seven turns and mirrors (``catalog.media.dihedral``): how a copy whose pixels
     # an editor turned is found.
     hash_variants = models.BinaryField(max_length=112, null=True, blank=True)
+    # A video's frames sampled at fixed points of its duration, hashed like pictures (``catalog.media.videohash``):
+    # how a re-encoded, scaled, trimmed or letterboxed copy of a video is found.
+    video_signature = models.BinaryField(max_length=1024, null=True, blank=True)
 
     status = models.CharField(max_length=8, choices=AssetStatus.choices, default=AssetStatus.OK)
     problem_kind = models.CharField(max_length=32, blank=True, default="")
@@ -220,6 +223,11 @@ def hash_hex(value: int | None) -> str:
 class GroupKind(models.TextChoices):
     EXACT = "exact", "Exact"
     SIMILAR = "similar", "Similar"
+    VIDEO = "video", "Similar videos"
+
+
+# The kinds of near-duplicate groups: their members are different contents a user may tell apart.
+NEAR_KINDS = (GroupKind.SIMILAR, GroupKind.VIDEO)
 
 
 class DuplicateGroup(models.Model):

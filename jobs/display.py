@@ -208,8 +208,10 @@ ANALYZE_FILES = {
     "pairs": "Going with another file (RAW + JPEG, Live Photo), in the whole catalog",
 }  # fmt: skip
 DUPLICATE_ROWS = {
-    "exact_groups": "Exact duplicate groups", "similar_groups": "Similar groups", "grouped_files": "Files in groups",
-    "contents": "Pictures compared", "degenerate": "Flat pictures left out", "similar_pairs": "Similar pairs",
+    "exact_groups": "Exact duplicate groups", "similar_groups": "Similar groups",
+    "video_groups": "Groups of similar videos", "grouped_files": "Files in groups",
+    "contents": "Pictures compared", "degenerate": "Flat pictures left out", "videos": "Videos compared",
+    "similar_pairs": "Similar pairs",
     "edited_pairs": "Of which edited copies (turned, mirrored, cropped, framed)",
     "threshold": "Similarity threshold",
 }  # fmt: skip
@@ -290,8 +292,9 @@ def _thumbnails_result(result: dict[str, Any]) -> tuple[str, list[dict[str, Any]
 
 def _duplicates_result(result: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     summary = (
-        f"{counted(result.get('exact_groups', 0), 'exact duplicate group')} and "
-        f"{counted(result.get('similar_groups', 0), 'similar group')}, "
+        f"{counted(result.get('exact_groups', 0), 'exact duplicate group')}, "
+        f"{counted(result.get('similar_groups', 0), 'similar group')} and "
+        f"{counted(result.get('video_groups', 0), 'group')} of similar videos, "
         f"{counted(result.get('grouped_files', 0), 'file')} in groups."
     )
     rows = _duplicate_rows(result)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import math
 import os
 import re
@@ -33,6 +34,7 @@ from .isobmff import BoxError, items_outside
 from .sidecars import SidecarEntry, apply_sidecars
 from .thumbnails import DEFAULT_QUALITY, DEFAULT_SIZES, displayable, shrink_chain, write_thumbnail
 from .video import NO_FFMPEG, PARSERS, PosterError, VideoParseError, VideoToolMissing, poster_frame, video_info
+from .videohash import VideoSignatureError, video_signature
 
 try:
     import pillow_heif
@@ -41,6 +43,8 @@ try:
     HEIF_SUPPORTED = True
 except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
     HEIF_SUPPORTED = False
+
+logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = {
     "jpg", "jpeg", "jpe", "jfif", "mpo", "png", "gif", "tif", "tiff", "webp",
@@ -163,6 +167,8 @@ class FileAnalysis:
     phash: int | None = None
     fine_hash: bytes | None = None  # 256-bit dHash + pHash that confirm near-duplicate candidates
     hash_variants: bytes | None = None  # dHash and pHash of the seven turns and mirrors (``dihedral``)
+    # A video's sampled frames' hashes (``videohash``); b"" when they could not be taken, None when not tried.
+    video_signature: bytes | None = None
     thumbnails: list[int] = field(default_factory=list)
     problem_kind: str = ""
     problem_message: str = ""
@@ -758,6 +764,8 @@ def _analyze_video(result: FileAnalysis, extension: str, options: AnalyzeOptions
     if info.duration is not None:
         result.exif["Duration"] = info.duration
     apply_exiftool(result, options)
+    if options.ffmpeg and result.duration:
+        _sample_frames(result, options.ffmpeg)
     if not options.thumbnails_root:
         return
     if not options.ffmpeg:
@@ -769,6 +777,19 @@ def _analyze_video(result: FileAnalysis, extension: str, options: AnalyzeOptions
         result.note = str(exc)
         return
     _derive(result, frame, options, with_hashes=False)
+
+
+def _sample_frames(result: FileAnalysis, ffmpeg: str) -> None:
+    """The video's signature for near-duplicate videos. A video whose frames cannot be sampled (a header that
+    overstates the duration, a stream ffmpeg cannot decode: the poster frame says which) is left out of the
+    near-duplicate search, and not tried again until it changes."""
+    assert result.duration
+    size = (result.width, result.height) if result.width and result.height else None
+    try:
+        result.video_signature = video_signature(ffmpeg, result.path, result.duration, size=size).to_bytes()
+    except VideoSignatureError as exc:
+        result.video_signature = b""
+        logger.debug("%s: %s", result.path, exc)
 
 
 def _message(exc: BaseException) -> str:

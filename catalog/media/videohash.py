@@ -1,8 +1,9 @@
 """Near-duplicate videos from a few frames hashed like pictures (no Django here).
 
-A video's *signature* is its duration and the dHash and pHash of frames taken at fixed positions, each decoded by
-seeking (``-ss T -i file``: from the keyframe before T, never the whole file), so it costs a few frames whatever
-the video's length.
+A video's *signature* is its duration and the dHash and pHash of frames taken at fixed positions of it, so it
+costs a few frames whatever the video's length: each is decoded by seeking (``-ss T -i file``: from the keyframe
+before T, never the whole file), several seeks to one ffmpeg process; a clip of a few seconds, where 7–30 seeks
+would each decode most of it again, is decoded once through instead (the same frames: the first at or after T).
 
 The positions survive a trim. The step is the power of two seconds that puts duration/step in [8, 16), and there
 are two grids: ``start`` at j·step from the start and ``end`` at j·step before the end. A copy cut at the end
@@ -12,16 +13,20 @@ once.
 
 Before hashing, rows and columns dark in *every* sampled frame are cropped (a letterbox or pillarbox added by a
 re-encode; a dark scene in one frame is not a bar), and frames with too little detail (black, a fade, a flat
-wall) carry no vote: black frames and fades are alike in every video.
+wall: a low standard deviation, or hashes ``grouping.degenerate`` calls flat) carry no vote: they are alike in
+every video.
 
 Two videos are near duplicates when their durations agree within ``DURATION_TOLERANCE`` (plus
 ``DURATION_SLACK``) and, for the start or the end grids aligned, at least ``MIN_VOTES`` frame pairs vote (both
 have detail) and ``AGREEMENT`` of them are within the picture radius: dHash ≤ T and pHash ≤ T/2, the bounds
-``catalog.similarity.grouping.Thresholds`` gives a threshold T.
+``catalog.similarity.grouping.Thresholds`` gives a threshold T. Measured on the tests' videos: the aligned
+frames of a copy (re-encoded, scaled, cut, boxed) are 0–9 dHash and 0–8 pHash bits apart; other videos' frames,
+and a copy's frames on the grid that does not align, 23–44 and 22–44 (but for what they really share: 0).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import statistics
@@ -31,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
@@ -51,6 +57,12 @@ SAME_FRAME = 0.02  # seconds: the two grids' times closer than this share one de
 FRAME_SIDE = 128  # frames are decoded to FRAME_SIDE² gray, whatever their aspect (the hashes squash it anyway)
 BATCH_PIXELS = 16_000_000  # source pixels decoded by one ffmpeg process at once (one decoder per seek)
 UNKNOWN_PIXELS = 3840 * 2160  # what a video of unknown size is assumed to be, for the batch size
+DECODE_THROUGH = 8.0  # seconds: a clip up to this long is decoded once rather than sought (bench/videos.py)
+SCALE = f"scale={FRAME_SIDE}:{FRAME_SIDE}:flags=area,format=gray"
+# Containers without a keyframe index (MPEG transport and program streams: camcorders' .mts, DVDs, old .flv): a
+# seek there can land on the keyframe *after* its time, so each seek starts this much earlier and decodes up to it.
+SEEKS_LATE = {"ts", "mts", "m2ts", "m2t", "mpg", "mpeg", "vob", "flv"}
+SEEK_PREROLL = 3.0
 
 BAR_LEVEL = 32  # a letterbox row or column: mean gray at most this, ...
 BAR_SPREAD = 8  # ... and standard deviation at most this, in every sampled frame
@@ -107,8 +119,7 @@ def sample_times(duration: float, step: float) -> tuple[list[float], list[int]]:
     for at in sorted(point[2] for point in points):
         if not times or at - times[-1] >= SAME_FRAME:
             times.append(at)
-    index = [min(range(len(times)), key=lambda k, at=at: abs(times[k] - at)) for _, _, at in points]
-    return times, index
+    return times, [bisect.bisect_right(times, at) - 1 for _, _, at in points]  # the kept time at or just before
 
 
 # Signature -------------------------------------------------------------------------------------------------------
@@ -134,11 +145,15 @@ class VideoSignature:
         """Frames with enough detail to vote."""
         return sum(h is not None for h in self.hashes)
 
-    def grid(self, anchor: str) -> dict[float, Hashes | None]:
-        """Offset from the anchor (seconds, exact: multiples of a power of two) to the frame's hashes."""
+    @cached_property
+    def grids(self) -> dict[str, dict[float, Hashes | None]]:
+        """For each anchor, offset from it (seconds, exact: multiples of a power of two) to the frame's hashes."""
         points = grid_points(self.duration, self.step)
         index = sample_times(self.duration, self.step)[1]
-        return {offset: self.hashes[k] for (a, offset, _), k in zip(points, index, strict=True) if a == anchor}
+        grids: dict[str, dict[float, Hashes | None]] = {anchor: {} for anchor in ANCHORS}
+        for (anchor, offset, _), k in zip(points, index, strict=True):
+            grids[anchor][offset] = self.hashes[k]
+        return grids
 
     def to_bytes(self) -> bytes:
         """Version, duration (float64: the grid is recomputed from it), frame count, a bitmap of the frames that
@@ -176,57 +191,112 @@ def video_signature(
 ) -> VideoSignature:
     """The signature of the video at ``path``, whose ``duration`` (seconds) the caller knows from its header.
 
-    ``size`` (width, height), when known, sets how many seeks share one ffmpeg process: each holds a decoder, so
-    a 4K video gets one per process and a small one all of them. ``threads`` is each decoder's thread count: 1
-    spends the least CPU and memory per video (a scan runs videos in parallel anyway). ``timeout`` bounds the
-    whole signature. Raises VideoSignatureError when ffmpeg is missing, fails, times out, or gives no frame.
+    A clip up to ``DECODE_THROUGH`` seconds is decoded once from start to end, a longer video by one seek per
+    time (``_Runner``). ``size`` (width, height), when known, sets how many seeks share one ffmpeg process.
+    ``threads`` is each decoder's thread count: 1 spends the least CPU and memory per video (a scan runs videos
+    in parallel anyway). ``timeout`` bounds the whole signature. Raises VideoSignatureError when ffmpeg is
+    missing, fails, times out, or gives no frame.
     """
-    step = grid_step(duration)
-    times = sample_times(duration, step)[0]
-    pixels = size[0] * size[1] if size and size[0] and size[1] else UNKNOWN_PIXELS
-    batch = max(1, min(len(times), BATCH_PIXELS // max(pixels, 1)))
+    times = sample_times(duration, grid_step(duration))[0]
     deadline = time.monotonic() + timeout
-    frames: list[np.ndarray | None] = []
     with tempfile.TemporaryDirectory(prefix="vam-videohash-") as scratch:
-        for first in range(0, len(times), batch):
-            frames += _decode(ffmpeg, path, times[first : first + batch], scratch, threads, deadline, timeout)
-    if not any(frame is not None for frame in frames):
+        preroll = SEEK_PREROLL if os.path.splitext(path)[1][1:].lower() in SEEKS_LATE else 0.0
+        run = _Runner(ffmpeg, path, scratch, threads, deadline, timeout, preroll)
+        if duration <= DECODE_THROUGH:
+            frames = run.through(times)
+        else:
+            pixels = size[0] * size[1] if size and size[0] and size[1] else UNKNOWN_PIXELS
+            batch = max(1, min(len(times), BATCH_PIXELS // max(pixels, 1)))
+            frames = [frame for k in range(0, len(times), batch) for frame in run.seeking(times[k : k + batch])]
+        if not any(frame is not None for frame in frames):
+            # Nothing at or after any time: a still shown for the whole duration (one frame, or a screen
+            # recording's sparse ones), or timestamps a seek cannot use. The first frame is what a player shows.
+            frames = run.seeking([0.0]) * len(times)
+    if frames[0] is None:
         raise VideoSignatureError("no video signature: ffmpeg could not decode this video (it holds no video frame)")
     return VideoSignature(duration=float(duration), hashes=tuple(frame_hashes(frames)))
 
 
-def _decode(
-    ffmpeg: str, path: str, times: Sequence[float], scratch: str, threads: int, deadline: float, timeout: float
-) -> list[np.ndarray | None]:
-    """One gray FRAME_SIDE² frame per time (None where the video has none), from one ffmpeg process that opens
-    the file once per time: process start-up is most of the cost for a small video."""
-    command = [ffmpeg, "-v", "error", "-nostdin", "-y"]
-    for at in times:
-        command += ["-threads", str(threads), "-ss", f"{at:.3f}", "-i", path]
-    outputs = [os.path.join(scratch, f"{index}.gray") for index in range(len(times))]
-    scale = f"scale={FRAME_SIDE}:{FRAME_SIDE}:flags=area,format=gray"
-    for index, output in enumerate(outputs):
-        command += ["-map", f"{index}:V:0", "-frames:v", "1", "-vf", scale, "-f", "rawvideo", output]
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise VideoSignatureError(f"no video signature: it took longer than {timeout:.0f} s")
-    try:
-        completed = subprocess.run(command, capture_output=True, timeout=left, check=False)
-    except FileNotFoundError as exc:
-        raise VideoSignatureError("no video signature: ffmpeg is not installed") from exc
-    except OSError as exc:
-        raise VideoSignatureError(f"no video signature: ffmpeg cannot be run ({exc.strerror or exc})") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise VideoSignatureError(f"no video signature: it took longer than {timeout:.0f} s") from exc
-    if completed.returncode != 0:
-        reason = _ffmpeg_reason(completed.stderr)
-        raise VideoSignatureError(f"no video signature: ffmpeg could not decode this video ({reason})")
-    frames: list[np.ndarray | None] = []
-    for output in outputs:
-        data = Path(output).read_bytes() if os.path.exists(output) else b""  # empty: no frame at that time
-        whole = len(data) == FRAME_SIDE * FRAME_SIDE
-        frames.append(np.frombuffer(data, np.uint8).reshape(FRAME_SIDE, FRAME_SIDE) if whole else None)
-    return frames
+def _seek_ms(at: float) -> int:
+    """Rounded down: a time on a frame's start (a trim at a frame boundary) must give that frame, not the next."""
+    return math.floor(at * 1000)
+
+
+def _seconds(ms: int) -> str:
+    return f"{ms / 1000:.3f}"
+
+
+@dataclass
+class _Runner:
+    """ffmpeg commands that give one gray FRAME_SIDE² frame per time: the first frame at or after it (what
+    ``-ss T`` gives), or None where the video has none."""
+
+    ffmpeg: str
+    path: str
+    scratch: str
+    threads: int
+    deadline: float
+    timeout: float
+    preroll: float = 0.0  # seconds sought before each time, decoded and dropped (containers that seek late)
+
+    def seeking(self, times: Sequence[float]) -> list[np.ndarray | None]:
+        """One seek per time, all in one ffmpeg process that opens the file once per time (a decoder each):
+        process start-up is most of the cost for a small video."""
+        command = [self.ffmpeg, "-v", "error", "-nostdin", "-y"]
+        wanted = [_seek_ms(at) for at in times]
+        starts = [max(0, ms - round(self.preroll * 1000)) for ms in wanted]
+        for start in starts:
+            command += ["-threads", str(self.threads), "-ss", _seconds(start), "-i", self.path]
+        outputs = [os.path.join(self.scratch, f"{index}.gray") for index in range(len(times))]
+        for index, output in enumerate(outputs):
+            skip = ["-ss", _seconds(wanted[index] - starts[index])] if wanted[index] > starts[index] else []
+            command += ["-map", f"{index}:V:0", *skip, "-frames:v", "1", "-vf", SCALE, "-f", "rawvideo", output]
+        self._run(command)
+        return [_frame(Path(output).read_bytes() if os.path.exists(output) else b"") for output in outputs]
+
+    def through(self, times: Sequence[float]) -> list[np.ndarray | None]:
+        """One decode from start to end, keeping the first frame at or after each time: a seek decodes from the
+        keyframe before its time, so a short clip costs less decoded once than sought 7–30 times."""
+        cut = [_seconds(_seek_ms(at)) for at in times]
+        first_after = "+".join(f"gte(t,{at})*(isnan(prev_t)+lt(prev_t,{at}))" for at in cut)
+        # The metadata filter writes each kept frame's time (a kept frame may serve two close times).
+        chain = f"select='{first_after}',{SCALE},metadata=mode=add:key=vam:value=1,metadata=mode=print:file=kept.txt"
+        command = [self.ffmpeg, "-v", "error", "-nostdin", "-y", "-threads", str(self.threads)]
+        command += ["-i", os.path.abspath(self.path), "-map", "0:V:0", "-vf", chain, "-vsync", "passthrough"]
+        # Stopping at the last frame wanted, a header that understates the duration never costs the whole file.
+        command += ["-frames:v", str(len(times)), "-f", "rawvideo", "kept.gray"]
+        self._run(command, cwd=self.scratch)
+        data, listing = (Path(self.scratch, name) for name in ("kept.gray", "kept.txt"))
+        lines = listing.read_text().splitlines() if listing.exists() else []
+        kept = [float(line.split("pts_time:")[1]) for line in lines if "pts_time:" in line]
+        size = FRAME_SIDE * FRAME_SIDE
+        pixels = data.read_bytes() if data.exists() else b""
+        frames = [_frame(pixels[k * size : (k + 1) * size]) for k in range(min(len(kept), len(pixels) // size))]
+        chosen = [bisect.bisect_left(kept, float(at) - 1e-5) for at in cut]  # pts_time has 6 significant digits
+        return [frames[k] if k < len(frames) else None for k in chosen]
+
+    def _run(self, command: list[str], cwd: str | None = None) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise VideoSignatureError(f"no video signature: it took longer than {self.timeout:.0f} s")
+        try:
+            completed = subprocess.run(command, capture_output=True, timeout=left, check=False, cwd=cwd)
+        except FileNotFoundError as exc:
+            raise VideoSignatureError("no video signature: ffmpeg is not installed") from exc
+        except OSError as exc:
+            raise VideoSignatureError(f"no video signature: ffmpeg cannot be run ({exc.strerror or exc})") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise VideoSignatureError(f"no video signature: it took longer than {self.timeout:.0f} s") from exc
+        if completed.returncode != 0:
+            reason = _ffmpeg_reason(completed.stderr)
+            raise VideoSignatureError(f"no video signature: ffmpeg could not decode this video ({reason})")
+
+
+def _frame(data: bytes) -> np.ndarray | None:
+    """A decoded frame, or None for an empty output (no frame at or after that time)."""
+    if len(data) != FRAME_SIDE * FRAME_SIDE:
+        return None
+    return np.frombuffer(data, np.uint8).reshape(FRAME_SIDE, FRAME_SIDE)
 
 
 # Frames ----------------------------------------------------------------------------------------------------------
@@ -298,7 +368,7 @@ def video_match(
         phash_radius = Thresholds.scaled(radius).phash
     best: VideoMatch | None = None
     for anchor in ANCHORS:
-        grid_a, grid_b = a.grid(anchor), b.grid(anchor)
+        grid_a, grid_b = a.grids[anchor], b.grids[anchor]
         pairs = [(grid_a[o], grid_b[o]) for o in sorted(grid_a.keys() & grid_b.keys())]
         voting = [(x, y) for x, y in pairs if x is not None and y is not None]
         if len(voting) < min(MIN_VOTES, len(grid_a), len(grid_b)) or not voting:
@@ -343,11 +413,12 @@ def video_pairs(
             if durations_agree(durations[x], durations[y]):
                 candidates.add((x, y))
     else:
-        for rank, i in enumerate(order.tolist()):
-            for j in order[rank + 1 :].tolist():
-                if not durations_agree(durations[i], durations[j]):
-                    break
-                candidates.add((min(i, j), max(i, j)))
+        ranked = order.tolist()
+        for rank, i in enumerate(ranked):
+            above = rank + 1
+            while above < len(ranked) and durations_agree(durations[i], durations[ranked[above]]):
+                candidates.add((min(i, ranked[above]), max(i, ranked[above])))
+                above += 1
     result = []
     for i, j in sorted(candidates):
         match = video_match(signatures[i][1], signatures[j][1], radius=radius)

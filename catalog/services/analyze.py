@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from catalog.media.analyze import (
@@ -66,7 +67,7 @@ CONTENT_FIELDS = [
     "media_type", "format", "width", "height", "orientation", "duration", "camera_make", "camera_model",
     "lens_model", "exposure_time", "f_number", "iso", "focal_length", "gps_latitude", "gps_longitude",
     "gps_altitude", "exif", "dhash", "phash", "fine_hash", "note", "keywords", "rating", "title", "description",
-    "content_id", "hash_variants",
+    "content_id", "hash_variants", "video_signature",
 ]  # fmt: skip
 DATE_FIELDS = ["taken_at", "taken_at_offset", "date_source", "date_confidence", "date_suspicious", "date_note"]
 UPSERT_FIELDS = [
@@ -234,7 +235,7 @@ def catalog_analyze(
             "path", "size", "mtime_ns", "status", "analyzed_at", "problem_kind"
         )
     }
-    stale = _stale_paths(catalog)
+    stale = _stale_paths(catalog, videos=bool(options.ffmpeg))
     linked = _linked_sidecars(catalog)
     entries: list[WalkEntry] = []
     walk = walk_media(roots, exclude=[catalog.path, *excluded], errors=summary.walk_errors, roots=library_roots)
@@ -377,13 +378,19 @@ def _sidecar_signature(entry: WalkEntry) -> frozenset[tuple[str, int, int]]:
     return frozenset((sidecar.path, sidecar.size, sidecar.mtime_ns) for sidecar in entry.sidecars)
 
 
-def _stale_rows(catalog: Catalog):
-    """Rows analyzed by a version that made no fine hash: read again once, so duplicate checks can use it."""
-    return Asset.objects.filter(catalog=catalog, dhash__isnull=False, fine_hash__isnull=True)
+# Videos analyzed by a version that sampled no frames (or without ffmpeg at the time): no signature tried.
+UNSAMPLED_VIDEOS = Q(media_type="video", duration__gt=0, video_signature__isnull=True, problem_kind="")
 
 
-def _stale_paths(catalog: Catalog) -> set[str]:
-    return set(_stale_rows(catalog).values_list("path", flat=True))
+def _stale_rows(catalog: Catalog, *, videos: bool = True):
+    """Rows analyzed by a version that made no fine hash, or (``videos``: ffmpeg is at hand) a video whose frames
+    were never sampled: read again once, so duplicate checks can use them."""
+    stale = Q(dhash__isnull=False, fine_hash__isnull=True) | (UNSAMPLED_VIDEOS if videos else Q(pk__in=[]))
+    return Asset.objects.filter(stale, catalog=catalog)
+
+
+def _stale_paths(catalog: Catalog, *, videos: bool = True) -> set[str]:
+    return set(_stale_rows(catalog, videos=videos).values_list("path", flat=True))
 
 
 def _complete_rows(catalog: Catalog):
@@ -391,7 +398,7 @@ def _complete_rows(catalog: Catalog):
     rows = Asset.objects.filter(catalog=catalog, problem_kind="", analyzed_at__isnull=False).exclude(sha256="")
     # A file's sidecar data belongs to its path, not to its content: such rows lend nothing.
     rows = rows.exclude(pk__in=Sidecar.objects.filter(asset__catalog=catalog).values("asset_id"))
-    return rows.exclude(dhash__isnull=False, fine_hash__isnull=True)
+    return rows.exclude(dhash__isnull=False, fine_hash__isnull=True).exclude(UNSAMPLED_VIDEOS)
 
 
 def _known_contents(catalog: Catalog, sizes: set[int]) -> dict[int, frozenset[str]]:
@@ -559,6 +566,7 @@ def _apply_analysis(asset: Asset, result: FileAnalysis) -> None:
     asset.phash = to_signed64(result.phash) if result.phash is not None else None
     asset.fine_hash = result.fine_hash
     asset.hash_variants = result.hash_variants
+    asset.video_signature = result.video_signature
     asset.note = result.note
 
 

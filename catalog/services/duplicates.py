@@ -23,8 +23,10 @@ from django.utils import timezone
 
 from catalog.media.dihedral import IDENTITY, WORDS, compose, inverse, unpack_many
 from catalog.media.progress import NullReporter, ProgressReporter
+from catalog.media.videohash import VideoMatch, VideoSignature, video_pairs
 from catalog.media.words import counted
 from catalog.models import (
+    NEAR_KINDS,
     Asset,
     AssetStatus,
     Catalog,
@@ -52,9 +54,10 @@ from catalog.similarity.quality import Candidate, best, edited_by
 from catalog.similarity.search import Pairs, concat_pairs
 
 CHUNK = 5000
+TRIMMED_SECONDS = 0.5  # a video this much shorter than the primary was cut, not only re-encoded
 MEMBER_FIELDS = (
     "id", "path", "sha256", "format", "media_type", "width", "height", "size", "mtime_ns", "date_confidence",
-    "date_source", "camera_make", "camera_model", "gps_latitude", "dhash", "phash", "exif__Software",
+    "date_source", "camera_make", "camera_model", "gps_latitude", "dhash", "phash", "exif__Software", "duration",
 )  # fmt: skip
 EXIF_DATE_SOURCES = {DateSource.EXIF_ORIGINAL, DateSource.EXIF_DIGITIZED}
 
@@ -72,6 +75,8 @@ class DuplicatesSummary:
     edited_pairs: int = 0  # of which turned, mirrored, cropped or framed copies confirmed on their thumbnails
     exact_groups: int = 0
     similar_groups: int = 0
+    videos: int = 0  # distinct videos with sampled frames that were compared
+    video_groups: int = 0
     grouped_files: int = 0
     elapsed: float = 0.0
 
@@ -79,10 +84,12 @@ class DuplicatesSummary:
         return {name: getattr(self, name) for name in self.__dataclass_fields__} | {"elapsed": round(self.elapsed, 2)}
 
     def line(self) -> str:
+        videos = f", {counted(self.video_groups, 'group')} of similar videos" if self.videos else ""
+        compared = f" and {counted(self.videos, 'video')}" if self.videos else ""
         return (
             f"duplicates: {counted(self.exact_groups, 'exact group')}, "
-            f"{counted(self.similar_groups, 'similar group')}, {counted(self.grouped_files, 'file')} in groups; "
-            f"{counted(self.contents, 'picture')} compared at threshold {self.threshold} "
+            f"{counted(self.similar_groups, 'similar group')}{videos}, {counted(self.grouped_files, 'file')} in "
+            f"groups; {counted(self.contents, 'picture')}{compared} compared at threshold {self.threshold} "
             f"({counted(self.degenerate, 'flat one')} left out); {self.elapsed:.1f} s"
         )
 
@@ -105,6 +112,8 @@ class _GroupSpec:
     cluster_key: str = ""
     edits: set[str] = field(default_factory=set)  # contents that are edits of another member: not the primary
     relation: Callable[[str, str], Relation] = lambda primary, member: Relation()  # member's, from the primary
+    # Videos: the distance of each pair of contents (sorted sha256s), from their sampled frames.
+    distances: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 def _relation(relations: Relations, node_of: dict[str, int], primary: str, member: str) -> Relation:
@@ -184,6 +193,10 @@ def catalog_find_duplicates(
             )
         )  # fmt: skip
         cluster_of.update(dict.fromkeys(group_shas, key))
+    video_specs = _video_groups(catalog, thresholds, chosen, summary, reporter)
+    specs += video_specs
+    for spec in video_specs:
+        cluster_of.update(dict.fromkeys(spec.shas, spec.key))
     for sha in sorted(exact):
         if len(members.get(sha, [])) > 1:
             key = _key("exact", [sha])
@@ -193,11 +206,92 @@ def catalog_find_duplicates(
     _save(catalog, specs)
     catalog_stats_refresh(catalog, assets=False)
     summary.exact_groups = sum(spec.kind == GroupKind.EXACT for spec in specs)
-    summary.similar_groups = len(specs) - summary.exact_groups
+    summary.similar_groups = sum(spec.kind == GroupKind.SIMILAR for spec in specs)
+    summary.video_groups = len(video_specs)
     summary.grouped_files = len({m.id for spec in specs for m in spec.members})
     summary.elapsed = time.monotonic() - started
     reporter.update(phase="duplicates", current=len(specs), total=len(specs), message="done")
     return summary
+
+
+def _video_groups(
+    catalog: Catalog, thresholds: Thresholds, chosen: set[str], summary: DuplicatesSummary, reporter: ProgressReporter
+) -> list[_GroupSpec]:
+    """Groups of near-duplicate videos (``catalog.media.videohash``), built like the pictures' groups: never
+    chained, seeded by the best copy (the longest, then the pictures' rules), decisions of users kept."""
+    signatures = _load_signatures(catalog)
+    summary.videos = len(signatures)
+    if len(signatures) < 2:
+        return []
+    reporter.update(phase="duplicates", current=0, total=None, message=f"comparing {len(signatures)} videos")
+    shas = [sha for sha, _ in signatures]
+    node_of = {sha: node for node, sha in enumerate(shas)}
+    found = video_pairs(signatures, radius=thresholds.dhash)
+    if not found:
+        return []
+    i = np.array([node_of[a] for a, _, _ in found], dtype=np.int64)
+    j = np.array([node_of[b] for _, b, _ in found], dtype=np.int64)
+    d = np.array([match.distance for _, _, match in found], dtype=np.uint8)
+    pairs = _without_dismissed(catalog, Pairs(np.minimum(i, j), np.maximum(i, j), d, d), shas)
+    if not len(pairs):
+        return []
+    matches = {(min(a, b), max(a, b)): match for a, b, match in found}
+    nodes = np.unique(np.concatenate([pairs.i, pairs.j]))
+    members = _load_members(catalog, {shas[node] for node in nodes.tolist()})
+    rank = np.full(len(shas), np.iinfo(np.int64).max, dtype=np.int64)
+    ordered = sorted(
+        nodes.tolist(), key=lambda node: (shas[node] not in chosen, _content_key(members[shas[node]]), shas[node])
+    )
+    rank[ordered] = np.arange(len(ordered))
+    specs = []
+    for group in build_groups(len(shas), pairs, rank):
+        group_shas = [shas[node] for node in group]
+        distances = {pair: match.distance for pair, match in matches.items() if set(pair) <= set(group_shas)}
+        specs.append(
+            _GroupSpec(
+                GroupKind.VIDEO, _key("video", group_shas), [m for sha in group_shas for m in members[sha]],
+                shas=group_shas, relation=partial(_video_relation, matches, members), distances=distances,
+            )
+        )  # fmt: skip
+    return specs
+
+
+def _load_signatures(catalog: Catalog) -> list[tuple[str, VideoSignature]]:
+    """One signature per distinct video content (those whose frames could not be sampled left out)."""
+    rows = (
+        _live(catalog)
+        .filter(media_type="video", video_signature__isnull=False)
+        .exclude(sha256="")
+        .order_by("sha256")
+        .values_list("sha256", "video_signature")
+    )
+    signatures: list[tuple[str, VideoSignature]] = []
+    for sha, data in rows.iterator(chunk_size=CHUNK):
+        if not data or (signatures and signatures[-1][0] == sha):
+            continue
+        try:
+            signatures.append((sha, VideoSignature.from_bytes(bytes(data))))
+        except ValueError:
+            continue  # written by another version: the next analyze of that file samples it again
+    return signatures
+
+
+def _video_relation(
+    matches: dict[tuple[str, str], VideoMatch], members: dict[str, list[_Member]], primary: str, member: str
+) -> Relation:
+    """What a video is to the primary, in words: trimmed (at which end), scaled, framed, or re-encoded."""
+    if primary == member:
+        return Relation()
+    match = matches.get((min(primary, member), max(primary, member)))
+    a, b = members[member][0].candidate, members[primary][0].candidate
+    if match is not None and (b.duration or 0.0) - (a.duration or 0.0) > TRIMMED_SECONDS:
+        return Relation(words="trimmed at the end" if match.anchor == "start" else "trimmed at the start")
+    if a.width and a.height and b.width and b.height:
+        if abs(a.width / a.height - b.width / b.height) > 0.02 * (b.width / b.height):
+            return Relation(words="letterboxed or cropped")
+        if a.pixels < b.pixels:
+            return Relation(words="scaled down")
+    return Relation(words="re-encoded")
 
 
 def _content_key(members: list[_Member]) -> tuple:
@@ -285,7 +379,7 @@ def _load_members(catalog: Catalog, shas: set[str]) -> dict[str, list[_Member]]:
 
 def _member(
     id, path, sha256, fmt, media_type, width, height, size, mtime_ns, confidence, date_source, make, model, latitude,
-    dhash, phash, software,
+    dhash, phash, software, duration,
 ) -> _Member:  # fmt: skip
     candidate = Candidate(
         path=path,
@@ -300,12 +394,13 @@ def _member(
         has_exif_date=date_source in EXIF_DATE_SOURCES,
         has_gps=latitude is not None,
         edited=edited_by(software if isinstance(software, str) else None),
+        duration=duration if media_type == "video" else None,
     )
     return _Member(id, sha256, dhash, phash, candidate)
 
 
 def _chosen_contents(catalog: Catalog) -> set[str]:
-    groups = DuplicateGroup.objects.filter(catalog=catalog, kind=GroupKind.SIMILAR, primary_chosen=True)
+    groups = DuplicateGroup.objects.filter(catalog=catalog, kind__in=NEAR_KINDS, primary_chosen=True)
     return set(groups.exclude(primary=None).values_list("primary__sha256", flat=True))
 
 
@@ -328,16 +423,19 @@ def _distance(a: int | None, b: int | None) -> int:
 
 
 def _member_facts(spec: _GroupSpec, primary: _Member) -> set[tuple[int, int, int, float, int, str]]:
-    """(asset id, dHash distance, pHash distance, quality score, turn, edit) of each member, from the primary."""
+    """(asset id, dHash distance, pHash distance, quality score, turn, edit) of each member, from the primary (a
+    video's distances: the median dHash distance of its sampled frames, for both)."""
     facts = set()
     for m in spec.members:
         same = m.sha256 == primary.sha256
         relation = Relation() if same or spec.kind == GroupKind.EXACT else spec.relation(primary.sha256, m.sha256)
         words = relation.words or ("" if same else _plain_edit(m, primary))
-        facts.add((
-            m.id, 0 if same else _distance(m.dhash, primary.dhash), 0 if same else _distance(m.phash, primary.phash),
-            m.candidate.score, relation.turn, words[:64],
-        ))  # fmt: skip
+        if spec.kind == GroupKind.VIDEO:
+            d = p = 0 if same else spec.distances.get((min(m.sha256, primary.sha256), max(m.sha256, primary.sha256)), 0)
+        else:
+            d = 0 if same else _distance(m.dhash, primary.dhash)
+            p = 0 if same else _distance(m.phash, primary.phash)
+        facts.add((m.id, d, p, m.candidate.score, relation.turn, words[:64]))
     return facts
 
 
@@ -383,7 +481,7 @@ def _save(catalog: Catalog, specs: list[_GroupSpec]) -> None:
         rewrite: list[tuple[DuplicateGroup, set[tuple[int, int, int, float, int, str]]]] = []
         new_primary: set[int] = set()  # reviewed with another copy kept: to be reviewed again
         # Similar groups come first in ``specs``, so an exact group's cluster already has its id when it is made.
-        for kind in (GroupKind.SIMILAR, GroupKind.EXACT):
+        for kind in (GroupKind.SIMILAR, GroupKind.VIDEO, GroupKind.EXACT):
             created: list[DuplicateGroup] = []
             for spec in (spec for spec in specs if spec.kind == kind):
                 old = existing.get(spec.key)
@@ -504,7 +602,7 @@ def group_mark_reviewed(*, group: DuplicateGroup, reviewed: bool = True) -> Dupl
 
 def group_dismiss(*, group: DuplicateGroup) -> int:
     """ "Not duplicates" for a similar group: its contents are never grouped together again; the group goes."""
-    if group.kind != GroupKind.SIMILAR:
+    if group.kind not in NEAR_KINDS:
         raise DuplicatesError("the files of an exact group are byte-identical: they cannot be marked as different")
     shas = group.members.values_list("asset__sha256", flat=True)
     marked = contents_mark_not_duplicates(catalog=group.catalog, sha256s=shas)
@@ -517,8 +615,8 @@ def member_dismiss(*, member: DuplicateMember) -> None:
     """ "Not a duplicate of the primary": the pair is marked, and the member's content leaves the group now."""
     group = member.group
     primary = group.primary
-    if group.kind != GroupKind.SIMILAR or primary is None:
-        raise DuplicatesError("only a member of a similar group can be marked as a different picture")
+    if group.kind not in NEAR_KINDS or primary is None:
+        raise DuplicatesError("only a member of a similar group can be marked as a different picture or video")
     if member.asset.sha256 == primary.sha256:
         raise DuplicatesError("this file is a byte-identical copy of the primary")
     with transaction.atomic():

@@ -11,7 +11,16 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from catalog.models import RELIABLE_DATE, AssetStatus, Catalog, DateSource, DuplicateGroup, GroupKind, MediaType
+from catalog.models import (
+    NEAR_KINDS,
+    RELIABLE_DATE,
+    AssetStatus,
+    Catalog,
+    DateSource,
+    DuplicateGroup,
+    GroupKind,
+    MediaType,
+)
 
 CAMERAS_SHOWN = 50
 
@@ -76,9 +85,10 @@ def _duplicate_figures(catalog: Catalog) -> dict[str, Any]:
     figures = groups.aggregate(
         exact_groups=Count("id", filter=Q(kind=GroupKind.EXACT)),
         similar_groups=Count("id", filter=Q(kind=GroupKind.SIMILAR)),
+        video_groups=Count("id", filter=Q(kind=GroupKind.VIDEO)),
         exact_redundant_bytes=Sum("redundant_bytes", filter=Q(kind=GroupKind.EXACT)),
-        # A similar group's copies include its exact groups' ones: what a review could free.
-        similar_redundant_bytes=Sum("redundant_bytes", filter=Q(kind=GroupKind.SIMILAR)),
+        # A similar group's copies include its exact groups' ones: what a review could free (videos too).
+        similar_redundant_bytes=Sum("redundant_bytes", filter=Q(kind__in=NEAR_KINDS)),
         unreviewed_groups=Count("id", filter=Q(reviewed_at__isnull=True, cluster__isnull=True)),
     )
     return {key: value or 0 for key, value in figures.items()}

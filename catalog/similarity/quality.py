@@ -1,7 +1,8 @@
 """Which copy of a picture is the best one: the primary of a duplicate group.
 
 The primary is the copy a user keeps, so it must be the original, not the export or re-encode that happens to
-sit in a better container. The order, most important first:
+sit in a better container. The order, most important first (for videos, the longest copy comes before all of
+these, within ``DURATION_TOLERANCE``: a trimmed copy is never the original):
 
 1. more pixels. Pixel counts within ``PIXEL_TOLERANCE`` (1 %) of the largest copy count as the same size, so a
    4000×3000 original and a 4000×2999 crop of it tie here and the next rules decide (see ``best``); a RAW
@@ -29,6 +30,7 @@ from functools import cached_property
 
 FORMAT_RANK = {"TIFF": 3, "PNG": 3, "BMP": 3, "HEIC": 2, "HEIF": 2, "JPEG": 2, "MPO": 2, "AVIF": 2, "WEBP": 1, "GIF": 1}
 PIXEL_TOLERANCE = 0.01
+DURATION_TOLERANCE = 0.1  # seconds: re-encodes of one video differ by a frame or two in length
 # Photo editors that write their name into EXIF Software when they save (cameras write their firmware there).
 EDITORS = (
     "photoshop", "lightroom", "gimp", "snapseed", "pixelmator", "affinity", "darktable", "rawtherapee", "capture one",
@@ -67,6 +69,7 @@ class Candidate:
     has_exif_date: bool = False  # the capture date comes from EXIF DateTimeOriginal or CreateDate
     has_gps: bool = False
     edited: bool = False  # EXIF Software names a photo editor
+    duration: float | None = None  # seconds, for videos: the longest copy is the original, not a trimmed one
 
     @property
     def pixels(self) -> int:
@@ -81,7 +84,7 @@ class Candidate:
 
         ``best`` picks among copies, where nearly equal sizes tie.
         """
-        return (-self.pixels, *self._same_size_key)
+        return (-(self.duration or 0.0), -self.pixels, *self._same_size_key)
 
     @cached_property
     def _same_size_key(self) -> tuple:
@@ -108,5 +111,8 @@ def best(candidates: list[Candidate]) -> Candidate:
     The band is measured from the largest copy rather than cut on a fixed grid, so two nearly equal sizes never
     fall on either side of a boundary, and the choice does not depend on the order of the candidates.
     """
+    longest = max(c.duration or 0.0 for c in candidates)
+    if longest:  # videos: the longest first (a trimmed copy is not the original), within a frame or two
+        candidates = [c for c in candidates if (c.duration or 0.0) >= longest - DURATION_TOLERANCE]
     floor = max(c.pixels for c in candidates) * (1 - PIXEL_TOLERANCE)
     return min((c for c in candidates if c.pixels >= floor), key=lambda c: c._same_size_key)

@@ -63,7 +63,8 @@ def _figures(catalog: Catalog) -> list[tuple[str, str]]:
 
     size = filesizeformat(stats.get("bytes", 0)).replace("\xa0", " ")
     problems = figure("problems") + (f"; {figure('missing')} missing from disk" if stats.get("missing") else "")
-    groups = (stats.get("exact_groups") or 0) + (stats.get("similar_groups") or 0)
+    groups = sum(stats.get(kind) or 0 for kind in ("exact_groups", "similar_groups", "video_groups"))
+    videos = f", {figure('video_groups')} of similar videos" if stats.get("video_groups") else ""
     analyzed = catalog.last_analyzed_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if catalog.last_analyzed_at else ""
     figures = [
         ("sources", ", ".join(catalog.source_directories) or "none yet"),
@@ -71,8 +72,8 @@ def _figures(catalog: Catalog) -> list[tuple[str, str]]:
         ("problems", problems),
         ("no reliable date", f"{figure('no_reliable_date')} ({figure('undated')} with no date, "
                              f"{figure('mtime_dated')} dated only by the file's modification time)"),
-        ("duplicate groups", f"{groups:,} ({figure('exact_groups')} exact, {figure('similar_groups')} similar; "
-                             f"{figure('unreviewed_groups')} to review)"),
+        ("duplicate groups", f"{groups:,} ({figure('exact_groups')} exact, {figure('similar_groups')} similar"
+                             f"{videos}; {figure('unreviewed_groups')} to review)"),
         ("last analyzed", analyzed or "never"),
         ("rescans", _schedule_line(catalog)),
     ]  # fmt: skip
