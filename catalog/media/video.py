@@ -466,6 +466,8 @@ def video_info(handle: BinaryIO, path: str, extension: str, file_size: int, ffpr
         try:
             info = parser(handle, file_size)
             if info.width or info.duration or info.created:
+                if not info.duration and ffprobe:
+                    _duration_from_ffprobe(info, ffprobe, path)  # a fragmented MP4's header says 0
                 return info
         except (VideoParseError, struct.error, ValueError, OSError) as exc:
             error = exc
@@ -474,3 +476,11 @@ def video_info(handle: BinaryIO, path: str, extension: str, file_size: int, ffpr
     if error is not None:
         raise VideoParseError(str(error)) from error
     raise VideoToolMissing(f"no ffprobe: install ffmpeg to read .{extension} video metadata")
+
+
+def _duration_from_ffprobe(info: VideoInfo, ffprobe: str, path: str) -> None:
+    """The duration of a video whose header leaves it out (fragmented MP4s count it in their fragments)."""
+    try:
+        info.duration = ffprobe_info(ffprobe, path).duration or info.duration
+    except VideoParseError:
+        pass

@@ -14,7 +14,7 @@ from PIL import Image
 from catalog.media.analyze import AnalyzeOptions, FileAnalysis, Problem, analyze_file
 from catalog.media.dates import capture_date
 from catalog.media.thumbnails import thumbnail_path
-from catalog.media.video import MP4_EPOCH, parse_iso6709
+from catalog.media.video import MP4_EPOCH, parse_iso6709, video_info
 from tests.conftest import FIXTURES
 
 FFMPEG = shutil.which("ffmpeg")
@@ -374,3 +374,17 @@ def test_truncated_clip_with_header_first_is_a_problem(tmp_path: Path) -> None:
     path.write_bytes(whole[:1000])
     result = analyze(path)
     assert result.problem_kind in (Problem.TRUNCATED, Problem.CORRUPT)
+
+
+@pytest.mark.skipif(FFMPEG is None or FFPROBE is None, reason="needs ffmpeg and ffprobe")
+def test_a_fragmented_mp4_gets_its_duration_from_ffprobe(tmp_path: Path) -> None:
+    """A fragmented MP4 (streamed recordings, some cameras) has no duration in its header: ffprobe counts it, so
+    its frames can be sampled for the near-duplicate search."""
+    path = tmp_path / "fragmented.mp4"
+    command = [FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=3"]
+    subprocess.run([*command, "-c:v", "libx264", "-movflags", "frag_keyframe+empty_moov", str(path)], check=True)
+    with path.open("rb") as handle:
+        assert video_info(handle, str(path), "mp4", path.stat().st_size, None).duration is None
+        assert video_info(handle, str(path), "mp4", path.stat().st_size, FFPROBE).duration == pytest.approx(3.0)
+    result = analyze_file(str(path), AnalyzeOptions(ffmpeg=FFMPEG, ffprobe=FFPROBE))
+    assert result.duration == pytest.approx(3.0) and result.video_signature
