@@ -1,5 +1,4 @@
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Case, Count, F, When
 from django.http import HttpRequest, HttpResponseRedirect
@@ -14,7 +13,13 @@ from catalog.media.analyze import Problem
 from catalog.media.thumbnails import thumbnail_path
 from catalog.models import NEAR_KINDS, Asset, Catalog, DuplicateGroup, DuplicateMember, OrganizeStep
 from catalog.services.duplicates import DuplicatesError, group_dismiss, group_set_primary, member_dismiss
-from catalog.services.schedule import SCHEDULE_HELP, ScheduleError, catalog_set_schedule, local_words, schedule_parse
+from catalog.services.schedule import (
+    SCHEDULE_HELP,
+    ScheduleError,
+    catalog_set_schedule,
+    schedule_parse,
+    schedule_summary,
+)
 
 
 class CatalogForm(forms.ModelForm):
@@ -70,7 +75,7 @@ class CatalogAdmin(admin.ModelAdmin):
     list_display = ["name", "path", "owner", "asset_count", "last_analyzed_at"]
     list_select_related = ["owner"]
     search_fields = ["name", "path"]
-    readonly_fields = ["created_at", "updated_at", "last_analyzed_at", "next_rescan", "schedule_note"]
+    readonly_fields = ["created_at", "updated_at", "last_analyzed_at", "rescans", "schedule_note"]
 
     def save_model(self, request, obj: Catalog, form, change: bool) -> None:
         """The next rescan follows the schedule given (a schedule saved as it was keeps its slot)."""
@@ -80,11 +85,9 @@ class CatalogAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         catalog_set_schedule(catalog=obj, schedule=schedule)
 
-    @admin.display(description="Next rescan")
-    def next_rescan(self, catalog: Catalog) -> str:
-        if not catalog.schedule_next_at:
-            return "—"
-        return f"{local_words(catalog.schedule_next_at)} ({settings.VAM_TIME_ZONE})"
+    @admin.display(description="Rescans")
+    def rescans(self, catalog: Catalog) -> str:
+        return schedule_summary(catalog)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(asset_total=Count("assets"))

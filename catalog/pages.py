@@ -34,7 +34,7 @@ from catalog.services.duplicates import (
     member_dismiss,
 )
 from catalog.services.review import assets_set_date
-from catalog.services.schedule import ScheduleError, catalog_set_schedule, local_words, schedule_parse, schedule_words
+from catalog.services.schedule import ScheduleError, catalog_set_schedule, schedule_parse, schedule_summary
 from catalog.services.stats import catalog_stats
 from jobs.display import job_rows
 from jobs.selectors import job_visible_for
@@ -96,9 +96,7 @@ def dashboard(request: HttpRequest, catalog_id: int) -> HttpResponse:
         "chart_width": max(8 * len(bars), 8),
         "jobs": job_rows(jobs),
         "grid": grid,
-        "schedule": schedule_words(catalog.schedule),
-        "schedule_next": local_words(catalog.schedule_next_at),
-        "time_zone": settings.VAM_TIME_ZONE,
+        "schedule": schedule_summary(catalog),
     }
     return render(request, "catalog/dashboard.html", context)
 

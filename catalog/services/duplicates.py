@@ -112,7 +112,8 @@ class _GroupSpec:
     cluster_key: str = ""
     edits: set[str] = field(default_factory=set)  # contents that are edits of another member: not the primary
     relation: Callable[[str, str], Relation] = lambda primary, member: Relation()  # member's, from the primary
-    # Videos: the distance of each pair of contents (sorted sha256s), from their sampled frames.
+    # Videos: the distance of each pair of contents (sorted sha256s), from their sampled frames (shared by the
+    # catalog's video groups).
     distances: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
@@ -167,15 +168,8 @@ def catalog_find_duplicates(
     reporter.update(phase="duplicates", current=0, total=None, message=f"grouping {len(involved)} pictures")
     members = _load_members(catalog, involved)
 
-    # Seeds: primaries users chose first (a choice keeps its group around it), then the best content; the sha256
-    # breaks ties, so the ranking never depends on row order.
     chosen = _chosen_contents(catalog)
-    rank = np.full(len(shas), np.iinfo(np.int64).max, dtype=np.int64)
-    ordered = sorted(
-        near_nodes.tolist(),
-        key=lambda node: (shas[node] not in chosen, _content_key(members[shas[node]]), shas[node]),
-    )
-    rank[ordered] = np.arange(len(ordered))
+    rank = _ranks(shas, near_nodes, members, chosen)
     specs: list[_GroupSpec] = []
     cluster_of: dict[str, str] = {}
     related = {node for pair in relations for node in pair}  # contents with an edited copy's relation
@@ -238,15 +232,10 @@ def _video_groups(
     matches = {(min(a, b), max(a, b)): match for a, b, match in found}
     nodes = np.unique(np.concatenate([pairs.i, pairs.j]))
     members = _load_members(catalog, {shas[node] for node in nodes.tolist()})
-    rank = np.full(len(shas), np.iinfo(np.int64).max, dtype=np.int64)
-    ordered = sorted(
-        nodes.tolist(), key=lambda node: (shas[node] not in chosen, _content_key(members[shas[node]]), shas[node])
-    )
-    rank[ordered] = np.arange(len(ordered))
+    distances = {pair: match.distance for pair, match in matches.items()}
     specs = []
-    for group in build_groups(len(shas), pairs, rank):
+    for group in build_groups(len(shas), pairs, _ranks(shas, nodes, members, chosen)):
         group_shas = [shas[node] for node in group]
-        distances = {pair: match.distance for pair, match in matches.items() if set(pair) <= set(group_shas)}
         specs.append(
             _GroupSpec(
                 GroupKind.VIDEO, _key("video", group_shas), [m for sha in group_shas for m in members[sha]],
@@ -292,6 +281,17 @@ def _video_relation(
         if a.pixels < b.pixels:
             return Relation(words="scaled down")
     return Relation(words="re-encoded")
+
+
+def _ranks(shas: list[str], nodes: np.ndarray, members: dict[str, list[_Member]], chosen: set[str]) -> np.ndarray:
+    """The order in which ``nodes`` seed groups (0 first): primaries users chose first (a choice keeps its group
+    around it), then the best content; the sha256 breaks ties, so the ranking never depends on row order."""
+    rank = np.full(len(shas), np.iinfo(np.int64).max, dtype=np.int64)
+    ordered = sorted(
+        nodes.tolist(), key=lambda node: (shas[node] not in chosen, _content_key(members[shas[node]]), shas[node])
+    )
+    rank[ordered] = np.arange(len(ordered))
+    return rank
 
 
 def _content_key(members: list[_Member]) -> tuple:

@@ -86,6 +86,15 @@ def local_words(moment: datetime | None) -> str:
     return moment.astimezone(server_zone()).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
+def schedule_summary(catalog: Catalog) -> str:
+    """A catalog's schedule and its next rescan, as the pages, the admin and the command say them: "every night
+    at 03:00 (Europe/Berlin time); the next one 2026-12-05 03:00", or "off"."""
+    if not catalog.schedule:
+        return "off"
+    line = f"{schedule_words(catalog.schedule)} ({settings.VAM_TIME_ZONE} time)"
+    return line + (f"; the next one {local_words(catalog.schedule_next_at)}" if catalog.schedule_next_at else "")
+
+
 def catalog_set_schedule(*, catalog: Catalog, schedule: str, now: datetime | None = None) -> Catalog:
     """Give the catalog ``schedule`` (already parsed) and its next slot from now; a schedule set again as it was
     keeps its slot (saving a form unchanged does not move the next rescan)."""

@@ -1,6 +1,5 @@
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template.defaultfilters import filesizeformat
 
@@ -10,9 +9,8 @@ from catalog.services.schedule import (
     SCHEDULE_HELP,
     ScheduleError,
     catalog_set_schedule,
-    local_words,
     schedule_parse,
-    schedule_words,
+    schedule_summary,
 )
 from catalog.services.stats import catalog_stats
 from catalog.templatetags.vam import counted
@@ -83,9 +81,5 @@ def _figures(catalog: Catalog) -> list[tuple[str, str]]:
 
 
 def _schedule_line(catalog: Catalog) -> str:
-    if not catalog.schedule:
-        return "off"
-    line = f"{schedule_words(catalog.schedule)} ({settings.VAM_TIME_ZONE})"
-    if catalog.schedule_next_at:
-        line += f"; the next one {local_words(catalog.schedule_next_at)}"
-    return line + (f"; {catalog.schedule_note}" if catalog.schedule_note else "")
+    note = f"; {catalog.schedule_note}" if catalog.schedule and catalog.schedule_note else ""
+    return schedule_summary(catalog) + note
